@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// grpc-web-proxy: a gRPC-Web / grpc-websockets to native gRPC (HTTP/2) proxy.
+// No Swift package dependencies: only the toolchain and C system libraries (nghttp2, OpenSSL).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "grpc-web-proxy",
+    products: [
+        .executable(name: "grpc-web-proxy", targets: ["grpc-web-proxy"]),
+    ],
+    targets: [
+        // Layer 1: C bridges. Only the Swift module that owns a C library imports it.
+        .systemLibrary(name: "CNGHTTP2", path: "Sources/CBridges/CNGHTTP2",
+                       pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/CBridges/COpenSSL",
+                       pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CProxyLinux", path: "Sources/CBridges/CProxyLinux"),
+
+        // Layer 2: event loop (epoll, timers, cross-thread hand-over).
+        .target(name: "EventLoop", dependencies: ["CProxyLinux"], swiftSettings: strict),
+        // Layer 3: sockets, listeners, buffered connections.
+        .target(name: "Transport", dependencies: ["EventLoop", "CProxyLinux"], swiftSettings: strict),
+
+        // Layer 4: pure codecs, no I/O.
+        .target(name: "HTTP1Codec", path: "Sources/Codecs/HTTP1", swiftSettings: strict),
+        .target(name: "GRPCWebCodec", path: "Sources/Codecs/GRPCWeb", swiftSettings: strict),
+        .target(name: "WebSocketCodec", dependencies: ["COpenSSL"], path: "Sources/Codecs/WebSocket", swiftSettings: strict),
+        .target(name: "YAML", path: "Sources/Codecs/YAML", swiftSettings: strict),
+        .target(name: "Config", dependencies: ["YAML"], swiftSettings: strict),
+
+        // Layer 5: HTTP/2 upstream connections on nghttp2, pools, clusters.
+        .target(name: "Upstream", dependencies: ["CNGHTTP2", "EventLoop", "Transport", "GRPCWebCodec", "Config"], swiftSettings: strict),
+        // Layer 6: the stream bridge (gRPC-Web / WebSocket downstream <-> HTTP/2 upstream).
+        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
+        // Layer 7: workers, listeners, admin, signals.
+        .target(name: "Server", dependencies: ["EventLoop", "Transport", "HTTP1Codec", "Config", "Upstream", "Proxy", "CProxyLinux"], swiftSettings: strict),
+        // Layer 8: the executable: argument parsing only.
+        .executableTarget(name: "grpc-web-proxy", dependencies: ["Server", "Config"], swiftSettings: strict),
+
+        // Codec micro-benchmarks (dependency-free executable, run by `make bench`).
+        .executableTarget(name: "CodecBenchmarks", dependencies: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec"],
+                          path: "Benchmarks/CodecBenchmarks", swiftSettings: strict),
+
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Transport"]),
+        .testTarget(name: "HTTP1CodecTests", dependencies: ["HTTP1Codec"]),
+        .testTarget(name: "GRPCWebCodecTests", dependencies: ["GRPCWebCodec"]),
+        .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "YAML"]),
+    ]
+)

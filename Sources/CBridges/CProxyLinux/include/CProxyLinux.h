@@ -1,0 +1,41 @@
+#ifndef C_PROXY_LINUX_H
+#define C_PROXY_LINUX_H
+// Linux calls that Swift's Glibc module does not export (epoll, eventfd, timerfd, accept4) and
+// socket option constants that come through as macros. Every export is prefixed CProxyLinux_.
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+
+extern const uint32_t CProxyLinux_EPOLLIN;
+extern const uint32_t CProxyLinux_EPOLLOUT;
+extern const uint32_t CProxyLinux_EPOLLERR;
+extern const uint32_t CProxyLinux_EPOLLHUP;
+extern const uint32_t CProxyLinux_EPOLLRDHUP;
+
+int CProxyLinux_epoll_create(void);
+int CProxyLinux_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits for events; fills parallel arrays so Swift never touches the packed epoll_event struct.
+int CProxyLinux_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int maxevents, int timeout_ms);
+
+int CProxyLinux_eventfd(void);
+int CProxyLinux_eventfd_write(int fd);
+int CProxyLinux_eventfd_drain(int fd);
+
+int CProxyLinux_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+int CProxyLinux_socket_nonblocking(int domain, int type);
+int CProxyLinux_set_reuseport(int fd);
+int CProxyLinux_set_nodelay(int fd);
+/// SO_ERROR of a socket (result of a non-blocking connect).
+int CProxyLinux_socket_error(int fd);
+/// Blocks the given signal in the calling thread (and threads it creates later).
+int CProxyLinux_block_signal(int sig);
+/// Ignores SIGPIPE process-wide: writes to a closed socket return EPIPE instead of killing us.
+void CProxyLinux_ignore_sigpipe(void);
+/// Number of online CPUs.
+int CProxyLinux_cpu_count(void);
+#endif
