@@ -1,0 +1,27 @@
+extension ListenerConfig {
+    static let knownKeys = ["name", "address", "websocket", "cors", "routes"]
+
+    init(decoding node: ConfigNode) throws(ConfigError) {
+        let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
+        let name = try mapping.required("name").nonEmptyString()
+        let address = try mapping.required("address").address(allowPortZero: true)
+        self.init(name: name, address: address)
+        if let value = mapping.optional("websocket") { websocket = try value.bool() }
+        if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: nil) }
+
+        let routesNode = try mapping.required("routes")
+        let routeNodes = try routesNode.sequence()
+        if routeNodes.isEmpty { throw routesNode.error("a listener needs at least one route") }
+        var shadowIndex = RouteShadowIndex()
+        routes.reserveCapacity(routeNodes.count)
+        for (index, routeNode) in routeNodes.enumerated() {
+            let route = try RouteConfig(decoding: routeNode, listenerCORS: cors)
+            if let earlier = shadowIndex.earlierRouteCovering(route) {
+                throw routeNode.error(
+                    "unreachable route: routes[\(earlier)] (\(routes[earlier].match)) already matches every request this route would match")
+            }
+            shadowIndex.insert(route, index: index)
+            routes.append(route)
+        }
+    }
+}

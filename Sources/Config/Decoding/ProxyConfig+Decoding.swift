@@ -1,0 +1,145 @@
+internal import YAML
+internal import Glibc
+
+extension ProxyConfig {
+    static let knownKeys = [
+        "workers", "log_level", "drain_timeout", "limits", "websocket", "listeners", "clusters", "admin",
+    ]
+
+    /// Decodes and validates a whole document. Sections are read in a fixed order (listeners
+    /// before clusters, as in the examples); references between sections are checked last.
+    init(decoding root: ConfigNode) throws(ConfigError) {
+        if root.node.isNull {
+            throw ConfigError(file: root.file, line: 1, column: 1, path: "listeners", message: "missing required key \"listeners\"")
+        }
+        let top = try root.mapping(knownKeys: ProxyConfig.knownKeys)
+        self.init()
+
+        if let node = top.optional("workers") {
+            if case .scalar("auto", _) = node.node.kind {
+                workers = ProxyConfig.onlineCoreCount()
+            } else {
+                do {
+                    workers = try node.integer(in: 1...1024)
+                } catch {
+                    if error.message.hasPrefix("expected an integer") {
+                        throw node.error("expected \"auto\" or a number of workers from 1 to 1024, got \"\(node.node.scalar ?? "")\"")
+                    }
+                    throw error
+                }
+            }
+        } else {
+            workers = ProxyConfig.onlineCoreCount()
+        }
+        if let node = top.optional("log_level") {
+            let name = try node.choice(LogLevel.allCases.map(\.name), what: "log level")
+            logLevel = LogLevel(name: name) ?? .info
+        }
+        if let node = top.optional("drain_timeout") { drainTimeout = try node.duration() }
+        if let node = top.optional("limits") { limits = try DownstreamLimits(decoding: node) }
+        if let node = top.optional("websocket") { websocket = try WebSocketSettings(decoding: node) }
+
+        let listenersNode = try top.required("listeners")
+        let listenerNodes = try listenersNode.sequence()
+        if listenerNodes.isEmpty { throw listenersNode.error("at least one listener is required") }
+        var listenerNames: [String: String] = [:]
+        var listenerAddresses: [SocketAddressSpec: String] = [:]
+        for node in listenerNodes {
+            let listener = try ListenerConfig(decoding: node)
+            let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
+            if let first = listenerNames[listener.name] {
+                throw try mapping.required("name").error("duplicate listener name \"\(listener.name)\" (also used by \(first))")
+            }
+            listenerNames[listener.name] = node.path
+            let normalized = SocketAddressSpec(host: listener.address.host.lowercased(), port: listener.address.port)
+            if listener.address.port != 0 {
+                if let first = listenerAddresses[normalized] {
+                    throw try mapping.required("address").error("duplicate listener address \(listener.address) (also used by \(first))")
+                }
+                listenerAddresses[normalized] = node.path
+            }
+            listeners.append(listener)
+        }
+
+        var clusterNodes: [ConfigNode] = []
+        if let node = top.optional("clusters") {
+            clusterNodes = try node.sequence()
+            var clusterNames: [String: String] = [:]
+            for node in clusterNodes {
+                let cluster = try ClusterConfig(decoding: node)
+                if let first = clusterNames[cluster.name] {
+                    let mapping = try node.mapping(knownKeys: ClusterConfig.knownKeys)
+                    throw try mapping.required("name").error("duplicate cluster name \"\(cluster.name)\" (also used by \(first))")
+                }
+                clusterNames[cluster.name] = node.path
+                clusters.append(cluster)
+            }
+        }
+
+        if let node = top.optional("admin") {
+            let mapping = try node.mapping(knownKeys: ["address"])
+            let addressNode = try mapping.required("address")
+            let address = try addressNode.address(allowPortZero: true)
+            let normalized = SocketAddressSpec(host: address.host.lowercased(), port: address.port)
+            if address.port != 0, let listenerPath = listenerAddresses[normalized] {
+                throw addressNode.error("admin address \(address) is already used by \(listenerPath)")
+            }
+            admin = AdminConfig(address: address)
+        }
+
+        try checkRouteClusters(listenerNodes: listenerNodes)
+    }
+
+    /// Every route must name a cluster that exists.
+    private func checkRouteClusters(listenerNodes: [ConfigNode]) throws(ConfigError) {
+        let names = Set(clusters.map(\.name))
+        for (listener, listenerNode) in zip(listeners, listenerNodes) {
+            let routeNodes = try listenerNode.mapping(knownKeys: ListenerConfig.knownKeys).required("routes").sequence()
+            for (route, routeNode) in zip(listener.routes, routeNodes) where !names.contains(route.cluster) {
+                let clusterNode = try routeNode.mapping(knownKeys: RouteConfig.knownKeys).required("cluster")
+                throw clusterNode.error("unknown cluster \"\(route.cluster)\"")
+            }
+        }
+    }
+
+    /// `workers: auto`: one event loop per online core, within the accepted range.
+    static func onlineCoreCount() -> Int {
+        let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return min(max(count, 1), 1024)
+    }
+}
+
+extension DownstreamLimits {
+    static let knownKeys = [
+        "max_request_headers_size", "max_headers_count", "max_request_body_size", "max_message_size",
+        "header_read_timeout", "idle_timeout", "write_buffer_limit", "max_connections",
+    ]
+
+    init(decoding node: ConfigNode) throws(ConfigError) {
+        let mapping = try node.mapping(knownKeys: DownstreamLimits.knownKeys)
+        self.init()
+        if let value = mapping.optional("max_request_headers_size") { maxRequestHeadersSize = try value.size(in: 1...Int.max) }
+        if let value = mapping.optional("max_headers_count") { maxHeadersCount = try value.integer(in: 1...Int.max) }
+        if let value = mapping.optional("max_request_body_size") { maxRequestBodySize = try value.size(in: 0...Int.max) }
+        // A gRPC message length is a 32-bit field.
+        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...Int(UInt32.max)) }
+        if let value = mapping.optional("header_read_timeout") { headerReadTimeout = try value.duration(allowZero: false) }
+        if let value = mapping.optional("idle_timeout") { idleTimeout = try value.duration() }
+        if let value = mapping.optional("write_buffer_limit") { writeBufferLimit = try value.size(in: 1...Int.max) }
+        if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...Int.max) }
+    }
+}
+
+extension WebSocketSettings {
+    static let knownKeys = ["max_frame_size", "max_message_size", "ping_interval", "idle_timeout", "require_origin"]
+
+    init(decoding node: ConfigNode) throws(ConfigError) {
+        let mapping = try node.mapping(knownKeys: WebSocketSettings.knownKeys)
+        self.init()
+        if let value = mapping.optional("max_frame_size") { maxFrameSize = try value.size(in: 1...Int.max) }
+        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...Int.max) }
+        if let value = mapping.optional("ping_interval") { pingInterval = try value.duration() }
+        if let value = mapping.optional("idle_timeout") { idleTimeout = try value.duration() }
+        if let value = mapping.optional("require_origin") { requireOrigin = try value.bool() }
+    }
+}

@@ -1,0 +1,36 @@
+/// Bounds on what one browser connection may make the proxy hold (key `limits:`).
+public struct DownstreamLimits: Sendable {
+    /// Request line plus headers, in bytes (`max_request_headers_size`); above it: 431.
+    public var maxRequestHeadersSize: Int
+    /// Number of request header fields (`max_headers_count`).
+    public var maxHeadersCount: Int
+    /// HTTP/1.1 request body in bytes (`max_request_body_size`); 0 = unlimited.
+    public var maxRequestBodySize: Int
+    /// One gRPC message, each direction (`max_message_size`); above it: RESOURCE_EXHAUSTED.
+    public var maxMessageSize: Int
+    /// Time allowed for the request head to arrive (`header_read_timeout`).
+    public var headerReadTimeout: Duration
+    /// Keep-alive idle time before the connection is closed (`idle_timeout`); 0 = none.
+    public var idleTimeout: Duration
+    /// Bytes queued for one downstream socket before the proxy stops reading upstream
+    /// (`write_buffer_limit`).
+    public var writeBufferLimit: Int
+    /// Open downstream connections per process (`max_connections`).
+    public var maxConnections: Int
+
+    public init(
+        maxRequestHeadersSize: Int = 60 * 1024, maxHeadersCount: Int = 100,
+        maxRequestBodySize: Int = 16 * 1024 * 1024, maxMessageSize: Int = 4 * 1024 * 1024,
+        headerReadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
+        writeBufferLimit: Int = 1024 * 1024, maxConnections: Int = 100_000
+    ) {
+        self.maxRequestHeadersSize = maxRequestHeadersSize
+        self.maxHeadersCount = maxHeadersCount
+        self.maxRequestBodySize = maxRequestBodySize
+        self.maxMessageSize = maxMessageSize
+        self.headerReadTimeout = headerReadTimeout
+        self.idleTimeout = idleTimeout
+        self.writeBufferLimit = writeBufferLimit
+        self.maxConnections = maxConnections
+    }
+}

@@ -1,0 +1,21 @@
+/// One downstream listening socket and its routes.
+public struct ListenerConfig: Sendable {
+    public var name: String
+    public var address: SocketAddressSpec
+    /// Whether grpc-websockets upgrades are accepted (routes may override).
+    public var websocket: Bool
+    /// nil = no CORS headers at all on this listener (unless a route sets its own).
+    public var cors: CORSPolicy?
+    public var routes: [RouteConfig]
+
+    public init(
+        name: String, address: SocketAddressSpec, websocket: Bool = true, cors: CORSPolicy? = nil,
+        routes: [RouteConfig] = []
+    ) {
+        self.name = name
+        self.address = address
+        self.websocket = websocket
+        self.cors = cors
+        self.routes = routes
+    }
+}

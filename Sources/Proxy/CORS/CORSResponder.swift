@@ -1,0 +1,58 @@
+public import Config
+public import HTTP1Codec
+
+/// CORS for browsers calling from another origin: preflights are answered by the proxy itself and never reach a
+/// gRPC server; every actual response (errors included) carries the allow/expose headers, so a failed call
+/// still shows its grpc-status to the page instead of an opaque CORS failure.
+public enum CORSResponder {
+    /// Request headers every gRPC-Web client sends (PROTOCOLS.md §1.5); always allowed.
+    static let grpcWebRequestHeaders = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"]
+    /// Response headers the JS clients must be able to read.
+    static let grpcWebExposedHeaders = ["grpc-status", "grpc-message"]
+
+    public enum PreflightResult {
+        case allowed([(String, String)])
+        case rejected(String)
+    }
+
+    public static func isPreflight(_ head: HTTPRequestHead) -> Bool {
+        head.method == "OPTIONS" && head.headers["origin"] != nil && head.headers["access-control-request-method"] != nil
+    }
+
+    /// The answer to a preflight (sent with status 204 when allowed).
+    public static func preflight(_ head: HTTPRequestHead, policy: CORSPolicy?) -> PreflightResult {
+        guard let policy, let origin = head.headers["origin"] else { return .rejected("CORS is not enabled on this listener") }
+        guard policy.allows(origin: origin) else { return .rejected("origin \(origin) is not allowed") }
+        let method = head.headers["access-control-request-method"] ?? ""
+        guard method == "POST" || method == "GET" else { return .rejected("method \(method) is not allowed (POST only)") }
+        var allowHeaders: String
+        if policy.allowHeaders.contains("*") {
+            // "*" echoes whatever the page asks for: custom metadata keys then never break preflight.
+            allowHeaders = head.headers["access-control-request-headers"] ?? grpcWebRequestHeaders.joined(separator: ", ")
+        } else {
+            allowHeaders = (grpcWebRequestHeaders + policy.allowHeaders.map { $0.lowercased() }).joined(separator: ", ")
+        }
+        if allowHeaders.isEmpty { allowHeaders = grpcWebRequestHeaders.joined(separator: ", ") }
+        var h: [(String, String)] = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", allowHeaders),
+            ("Access-Control-Max-Age", String(policy.maxAge.components.seconds)),
+            ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+        ]
+        if policy.allowCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
+        return .allowed(h)
+    }
+
+    /// Headers added to every actual response for `origin` (empty when not allowed or no CORS configured).
+    public static func responseHeaders(origin: String?, policy: CORSPolicy?) -> [(String, String)] {
+        guard let policy, let origin, policy.allows(origin: origin) else { return [] }
+        var h: [(String, String)] = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Expose-Headers", (grpcWebExposedHeaders + policy.exposeHeaders.map { $0.lowercased() }).joined(separator: ", ")),
+            ("Vary", "Origin"),
+        ]
+        if policy.allowCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
+        return h
+    }
+}

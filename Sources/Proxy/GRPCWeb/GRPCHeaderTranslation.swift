@@ -1,0 +1,70 @@
+public import GRPCWebCodec
+public import HTTP1Codec
+
+/// Header rules between HTTP/1.1 gRPC-Web and native gRPC over HTTP/2 (PROTOCOLS.md §1.5, §1.6, §4).
+public enum GRPCHeaderTranslation {
+    /// HTTP/1 connection-specific fields (never valid in HTTP/2) and fields the proxy rewrites itself.
+    static let droppedRequestHeaders: Set<String> = [
+        "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+        "content-length", "content-type", "grpc-timeout", "http2-settings", "expect",
+    ]
+    static let droppedResponseHeaders: Set<String> = [
+        "content-length", "content-type", "connection", "keep-alive", "transfer-encoding", "trailer", "upgrade",
+        "proxy-connection",
+    ]
+
+    /// Native gRPC request headers for an HTTP/1.1 gRPC-Web request (or the metadata of a WebSocket call).
+    /// - Parameter timeoutNanos: the remaining deadline to forward, nil for none.
+    public static func upstreamRequestHeaders(path: String, authority: String, contentType: String?,
+                                              metadata: some Sequence<(name: String, value: String)>,
+                                              timeoutNanos: Int64?) -> [(String, String)] {
+        var h: [(String, String)] = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", authority),
+            ("content-type", upstreamContentType(contentType)),
+            ("te", "trailers"),
+        ]
+        if let timeoutNanos { h.append(("grpc-timeout", GRPCTimeout.encode(nanoseconds: timeoutNanos))) }
+        var sawAcceptEncoding = false
+        for (name, value) in metadata {
+            let lower = name.lowercased()
+            if droppedRequestHeaders.contains(lower) || lower.hasPrefix(":") { continue }
+            if lower == "grpc-accept-encoding" { sawAcceptEncoding = true }
+            h.append((lower, value))
+        }
+        // Browsers cannot decode compressed messages (PROTOCOLS.md §1.6): ask for identity unless the client chose.
+        if !sawAcceptEncoding { h.append(("grpc-accept-encoding", "identity")) }
+        return h
+    }
+
+    /// application/grpc-web[-text][+proto] -> application/grpc[+proto].
+    static func upstreamContentType(_ requestType: String?) -> String {
+        guard let t = requestType?.lowercased() else { return "application/grpc" }
+        return t.contains("+proto") ? "application/grpc+proto" : "application/grpc"
+    }
+
+    /// Response headers to copy downstream (pseudo-headers and connection-specific ones removed).
+    public static func downstreamResponseHeaders(_ upstream: [(String, String)]) -> [(String, String)] {
+        upstream.filter { !$0.0.hasPrefix(":") && !droppedResponseHeaders.contains($0.0) }
+    }
+
+    /// True if an upstream answer is native gRPC (PROTOCOLS.md §1.8): 200 with application/grpc*, or
+    /// any answer that carries grpc-status.
+    public static func isGRPCResponse(_ headers: [(String, String)]) -> Bool {
+        var status = ""
+        var contentType = ""
+        for (n, v) in headers {
+            if n == ":status" { status = v } else if n == "content-type" { contentType = v.lowercased() } else if n == "grpc-status" { return true }
+        }
+        return status == "200" && contentType.hasPrefix("application/grpc")
+    }
+
+    /// A trailer/status block for a status the proxy produces itself.
+    public static func statusFields(_ code: GRPCStatusCode, _ message: String) -> [(String, String)] {
+        var f: [(String, String)] = [("grpc-status", String(code.rawValue))]
+        if !message.isEmpty { f.append(("grpc-message", GRPCMessageEncoding.percentEncode(message))) }
+        return f
+    }
+}

@@ -1,0 +1,341 @@
+import Config
+import EventLoop
+import GRPCWebCodec
+import HTTP1Codec
+import Upstream
+
+/// One gRPC-Web call: an HTTP/1.1 request from the browser joined to one HTTP/2 stream upstream.
+///
+/// The upstream call starts as soon as the request head arrives and the body streams through (binary bytes pass
+/// untouched, text is base64-decoded per 4-char quantum); each upstream DATA frame is written to the browser at
+/// once as one chunk, and the HTTP/2 window is given back only when the browser's socket has taken the bytes.
+final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
+    private weak var connection: DownstreamHTTP1Connection?
+    private let head: HTTPRequestHead
+    private let route: RouteConfig
+    private let pool: ClusterPool
+    private let requestEncoding: GRPCWebEncoding
+    private let responseEncoding: GRPCWebEncoding
+    private let corsHeaders: [(String, String)]
+    private let stats: ProxyStats
+    private let loop: EventLoop
+
+    private var stream: UpstreamStream?
+    private var requestScanner: GRPCFrameScanner
+    private var responseScanner: GRPCFrameScanner
+    private var base64Decoder = Base64StreamDecoder()
+    private var decoded: [UInt8] = []
+    private var responseStarted = false
+    private var chunked = true
+    private var finished = false
+    private var deadlineTimer: TimerHandle?
+    private var deadlineNanos: Int64?
+    /// Upstream bytes written downstream but still in the socket's queue: consumed when it drains.
+    private var pendingConsume = 0
+    /// A non-gRPC upstream answer: its HTTP status, and the start of its body for grpc-message.
+    private var nonGRPCStatus: Int?
+    private var nonGRPCBody: [UInt8] = []
+    private static let nonGRPCBodyLimit = 16 * 1024
+
+    init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead, route: RouteConfig, pool: ClusterPool,
+         requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
+        self.connection = connection
+        self.head = head
+        self.route = route
+        self.pool = pool
+        self.requestEncoding = requestEncoding
+        self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: head.headers["accept"])
+        self.corsHeaders = corsHeaders
+        self.stats = connection.worker.stats
+        self.loop = connection.worker.loop
+        let limits = connection.worker.config.limits
+        requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
+        responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, allowTrailerFrames: false,
+                                           allowCompressed: head.headers["grpc-accept-encoding"] != nil, label: "response")
+        chunked = head.versionMinor >= 1
+    }
+
+    func start() {
+        stats.callsActive.add(1)
+        // The shorter of the browser's grpc-timeout and the route's timeout is enforced here and forwarded.
+        var deadline: Int64? = head.headers["grpc-timeout"].flatMap(GRPCTimeout.parse)
+        let routeTimeout = route.timeout.nanoseconds
+        if routeTimeout > 0 { deadline = min(deadline ?? Int64.max, routeTimeout) }
+        deadlineNanos = deadline
+        if let deadline {
+            deadlineTimer = loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [weak self] in self?.deadlineExpired() }
+        }
+        let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
+            path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: head.headers["content-type"],
+            metadata: head.headers, timeoutNanos: deadline)
+        stream = pool.startStream(headers: headers, delegate: self)
+    }
+
+    // MARK: Request body (browser -> upstream)
+
+    func requestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !finished, let stream else { return }
+        do {
+            switch requestEncoding {
+            case .binary:
+                try requestScanner.scan(bytes)
+                stream.sendBody(bytes)
+            case .text:
+                decoded.removeAll(keepingCapacity: true)
+                do {
+                    try base64Decoder.decode(bytes, into: &decoded)
+                } catch {
+                    fail(.invalidArgument, "invalid base64 in grpc-web-text request body: \(error.message)")
+                    return
+                }
+                try decoded.withUnsafeBytes { try requestScanner.scan($0) }
+                stream.sendBody(decoded)
+            }
+        } catch let e as GRPCFrameError {
+            fail(e.status, e.message)
+            return
+        } catch {
+            fail(.internalError, "\(error)")
+            return
+        }
+        if stream.bufferedRequestBytes > UpstreamStream.bodyHighWatermark {
+            connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
+        }
+    }
+
+    func requestEnd() {
+        guard !finished, let stream else { return }
+        if requestEncoding == .text {
+            do { try base64Decoder.finish() } catch {
+                fail(.invalidArgument, "invalid base64 in grpc-web-text request body: \(error.message)")
+                return
+            }
+        }
+        do { try requestScanner.finish() } catch {
+            fail(error.status, error.message)
+            return
+        }
+        stream.endBody()
+    }
+
+    func upstreamRequestBodyDrained(_ stream: UpstreamStream) {
+        connection?.resumeReading(DownstreamHTTP1Connection.pausedForUpstream)
+    }
+
+    // MARK: Response (upstream -> browser)
+
+    func upstreamDidReceiveHeaders(_ stream: UpstreamStream, _ headers: [(String, String)], endStream: Bool) {
+        guard !finished else { return }
+        if !GRPCHeaderTranslation.isGRPCResponse(headers) {
+            let status = Int(headers.first { $0.0 == ":status" }?.1 ?? "") ?? 0
+            nonGRPCStatus = status
+            if endStream { finishNonGRPC() }
+            return
+        }
+        if endStream {
+            writeTrailersOnly(GRPCHeaderTranslation.downstreamResponseHeaders(headers))
+            return
+        }
+        var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
+        if chunked { h.append(("Transfer-Encoding", "chunked")) }
+        h += GRPCHeaderTranslation.downstreamResponseHeaders(headers)
+        h += corsHeaders
+        if !chunked || connection?.connectionWillClose == true { h.append(("Connection", "close")) }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        HTTP1ResponseWriter.writeHead(status: 200, headers: h, into: &out)
+        responseStarted = true
+        connection?.writeResponseBytes(out)
+    }
+
+    func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
+        guard !finished, let connection else { stream.consume(bytes.count); return }
+        if nonGRPCStatus != nil {
+            if nonGRPCBody.count < Self.nonGRPCBodyLimit {
+                nonGRPCBody.append(contentsOf: bytes.prefix(Self.nonGRPCBodyLimit - nonGRPCBody.count))
+            }
+            stream.consume(bytes.count)
+            return
+        }
+        do {
+            try responseScanner.scan(bytes)
+        } catch {
+            stream.consume(bytes.count)
+            fail(error.status, error.message)
+            return
+        }
+        switch responseEncoding {
+        case .binary:
+            writeBodyPiece(bytes, connection)
+        case .text:
+            var encoded: [UInt8] = []
+            encoded.reserveCapacity(Base64.encodedLength(bytes.count))
+            GRPCWebTextEncoder.encodePiece(bytes, into: &encoded)
+            encoded.withUnsafeBytes { writeBodyPiece($0, connection) }
+        }
+        if connection.bufferedResponseBytes == 0 {
+            stream.consume(bytes.count)
+        } else {
+            pendingConsume += bytes.count
+        }
+    }
+
+    /// One downstream chunk (header, payload, CRLF) in a single writev; the payload is not copied unless the
+    /// socket cannot take it all.
+    private func writeBodyPiece(_ bytes: UnsafeRawBufferPointer, _ connection: DownstreamHTTP1Connection) {
+        guard bytes.count > 0 else { return }
+        if !chunked {
+            connection.writeResponseParts([bytes])
+            return
+        }
+        var header: [UInt8] = []
+        header.reserveCapacity(10)
+        HTTP1ResponseWriter.writeChunkHeader(length: bytes.count, into: &header)
+        header.withUnsafeBytes { h in
+            HTTP1ResponseWriter.chunkTrailer.withUnsafeBytes { crlf in
+                connection.writeResponseParts([h, bytes, crlf])
+            }
+        }
+    }
+
+    func downstreamDrained() {
+        if pendingConsume > 0, let stream {
+            let n = pendingConsume
+            pendingConsume = 0
+            stream.consume(n)
+        }
+    }
+
+    func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
+        guard !finished else { return }
+        if nonGRPCStatus != nil { return }
+        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        writeTrailerFrameAndEnd(fields)
+    }
+
+    func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
+        if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
+        guard !finished else { return }
+        switch failure {
+        case nil:
+            if nonGRPCStatus != nil {
+                finishNonGRPC()
+            } else if !responseStarted {
+                fail(.internalError, "upstream closed the stream without a gRPC response")
+            } else {
+                fail(.internalError, "upstream ended the stream without trailers")
+            }
+        case .reset(let code)?:
+            stats.upstreamFailuresTotal.add(1)
+            fail(GRPCStatusCode.fromHTTP2ErrorCode(code), "upstream reset the stream (HTTP/2 error code \(code))")
+        case .connectFailed(let why)?:
+            stats.upstreamFailuresTotal.add(1)
+            fail(.unavailable, "upstream connect error: \(why)")
+        case .connectionLost(let why)?:
+            stats.upstreamFailuresTotal.add(1)
+            fail(.unavailable, why)
+        case .overloaded(let why)?:
+            stats.upstreamFailuresTotal.add(1)
+            fail(.unavailable, why)
+        }
+    }
+
+    // MARK: Endings
+
+    private func finishNonGRPC() {
+        let status = nonGRPCStatus ?? 0
+        var message = String(decoding: nonGRPCBody, as: UTF8.self).trimmingWhitespace()
+        if message.isEmpty { message = "upstream answered HTTP \(status) without gRPC status" }
+        stats.upstreamFailuresTotal.add(1)
+        fail(GRPCStatusCode.fromHTTPStatus(status), message, cancelUpstream: false)
+    }
+
+    private func deadlineExpired() {
+        deadlineTimer = nil
+        guard !finished else { return }
+        stats.deadlineExceededTotal.add(1)
+        let ms = (deadlineNanos ?? 0) / 1_000_000
+        fail(.deadlineExceeded, "deadline of \(ms) ms exceeded")
+    }
+
+    /// Ends the call with a status the proxy produced: trailers-only before the response started, else a
+    /// trailer frame. Resets the upstream stream (CANCEL) if it is still open.
+    private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true) {
+        guard !finished else { return }
+        if cancelUpstream, let stream, !stream.isFinished { stream.cancel() }
+        let fields = GRPCHeaderTranslation.statusFields(code, message)
+        Log.debug("grpc-web", "\(head.path): \(code.rawValue) \(message)")
+        if responseStarted {
+            writeTrailerFrameAndEnd(fields)
+        } else {
+            writeTrailersOnly(fields)
+        }
+    }
+
+    /// HTTP 200 with the status fields as headers and an empty body (PROTOCOLS.md §1.7).
+    private func writeTrailersOnly(_ fields: [(String, String)]) {
+        guard let connection else { finish(fields); return }
+        var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
+        h += fields
+        h.append(("Content-Length", "0"))
+        h += corsHeaders
+        if connection.connectionWillClose { h.append(("Connection", "close")) }
+        var out: [UInt8] = []
+        HTTP1ResponseWriter.writeHead(status: 200, headers: h, into: &out)
+        responseStarted = true
+        connection.writeResponseBytes(out)
+        finish(fields)
+    }
+
+    private func writeTrailerFrameAndEnd(_ fields: [(String, String)]) {
+        guard let connection else { finish(fields); return }
+        var frame: [UInt8] = []
+        GRPCTrailers.encodeFrame(fields, into: &frame)
+        if responseEncoding == .text {
+            var encoded: [UInt8] = []
+            frame.withUnsafeBytes { GRPCWebTextEncoder.encodePiece($0, into: &encoded) }
+            frame = encoded
+        }
+        var out: [UInt8] = []
+        if chunked {
+            frame.withUnsafeBytes { HTTP1ResponseWriter.writeChunk($0, into: &out) }
+            out += HTTP1ResponseWriter.lastChunk
+        } else {
+            out = frame
+        }
+        connection.writeResponseBytes(out)
+        finish(fields)
+    }
+
+    private func finish(_ fields: [(String, String)]) {
+        guard !finished else { return }
+        finished = true
+        loop.cancelTimer(deadlineTimer)
+        deadlineTimer = nil
+        stats.callsActive.subtract(1)
+        let code = Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2
+        stats.recordStatus(code)
+        connection?.exchangeFinished(self)
+    }
+
+    func downstreamClosed() {
+        guard !finished else { return }
+        finished = true
+        loop.cancelTimer(deadlineTimer)
+        deadlineTimer = nil
+        stats.callsActive.subtract(1)
+        stats.recordStatus(GRPCStatusCode.cancelled.rawValue)
+        // The browser is gone: RST_STREAM(CANCEL) upstream at once.
+        stream?.cancel()
+        if pendingConsume > 0 { stream?.consume(pendingConsume); pendingConsume = 0 }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,57 @@
+import Synchronization
+
+/// A relaxed atomic counter (a class so it can live in arrays and be shared).
+public final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    @inline(__always) public func add(_ n: Int) { value.add(n, ordering: .relaxed) }
+    @inline(__always) public func subtract(_ n: Int) { value.subtract(n, ordering: .relaxed) }
+    public func load() -> Int { value.load(ordering: .relaxed) }
+}
+
+/// Process-wide counters shared by every worker (relaxed atomics: a counter bump per call, no locks), exported by
+/// the admin endpoint in Prometheus text format.
+public final class ProxyStats: Sendable {
+    public let downstreamConnectionsTotal = Counter()
+    public let downstreamConnectionsActive = Counter()
+    public let httpRequestsTotal = Counter()
+    public let httpLocalErrorsTotal = Counter()
+    public let grpcWebCallsTotal = Counter()
+    public let webSocketCallsTotal = Counter()
+    public let callsActive = Counter()
+    public let upstreamFailuresTotal = Counter()
+    public let deadlineExceededTotal = Counter()
+    public let cancelledByClientTotal = Counter()
+    /// Calls by final gRPC status code (0...16).
+    public let statusCounts: [Counter]
+
+    public init() {
+        statusCounts = (0...16).map { _ in Counter() }
+    }
+
+    public func recordStatus(_ code: Int) {
+        if code >= 0 && code < statusCounts.count { statusCounts[code].add(1) }
+    }
+
+    public func prometheusText() -> String {
+        var out = ""
+        func counter(_ name: String, _ help: String, _ v: Int, type: String = "counter") {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(v)\n"
+        }
+        counter("grpcwebproxy_downstream_connections_total", "Accepted browser-side connections.", downstreamConnectionsTotal.load())
+        counter("grpcwebproxy_downstream_connections_active", "Open browser-side connections.", downstreamConnectionsActive.load(), type: "gauge")
+        counter("grpcwebproxy_http_requests_total", "HTTP/1.1 requests parsed.", httpRequestsTotal.load())
+        counter("grpcwebproxy_http_local_errors_total", "Requests answered with a plain HTTP error by the proxy.", httpLocalErrorsTotal.load())
+        counter("grpcwebproxy_grpcweb_calls_total", "gRPC-Web calls started.", grpcWebCallsTotal.load())
+        counter("grpcwebproxy_websocket_calls_total", "grpc-websockets calls started.", webSocketCallsTotal.load())
+        counter("grpcwebproxy_calls_active", "Calls in flight.", callsActive.load(), type: "gauge")
+        counter("grpcwebproxy_upstream_failures_total", "Calls that failed to reach or lost their upstream.", upstreamFailuresTotal.load())
+        counter("grpcwebproxy_deadline_exceeded_total", "Calls ended by the proxy's deadline.", deadlineExceededTotal.load())
+        counter("grpcwebproxy_cancelled_by_client_total", "Calls cancelled because the browser went away.", cancelledByClientTotal.load())
+        out += "# HELP grpcwebproxy_calls_by_status_total Finished calls by gRPC status code.\n# TYPE grpcwebproxy_calls_by_status_total counter\n"
+        for (code, c) in statusCounts.enumerated() {
+            out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"
+        }
+        return out
+    }
+}

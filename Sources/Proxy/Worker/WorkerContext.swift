@@ -1,0 +1,78 @@
+public import Config
+public import EventLoop
+public import Transport
+public import Upstream
+
+/// Everything one worker's loop owns: its upstream pools, its downstream connections and its drain state.
+/// Loop-confined (not Sendable): only the loop thread touches it.
+public final class WorkerContext {
+    public let id: Int
+    public let loop: EventLoop
+    public let readBuffer = LoopReadBuffer()
+    public let config: ProxyConfig
+    public let stats: ProxyStats
+    public private(set) var pools: [String: ClusterPool] = [:]
+    public private(set) var draining = false
+    /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
+    var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
+
+    public init(id: Int, loop: EventLoop, config: ProxyConfig, stats: ProxyStats, resolvedClusters: [String: [SocketAddress]]) {
+        self.id = id
+        self.loop = loop
+        self.config = config
+        self.stats = stats
+        for cluster in config.clusters {
+            pools[cluster.name] = ClusterPool(name: cluster.name, loop: loop, addresses: resolvedClusters[cluster.name] ?? [],
+                                              settings: UpstreamSettings(cluster), readBuffer: readBuffer)
+        }
+    }
+
+    public var openConnections: Int { connections.count }
+
+    /// Number of calls in flight on this worker (requests being proxied).
+    public var activeExchanges: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
+
+    /// Starts serving an accepted socket.
+    public func accept(fd: Int32, listener: ListenerContext) {
+        let c = DownstreamHTTP1Connection(fd: fd, worker: self, listener: listener)
+        connections[ObjectIdentifier(c)] = c
+        stats.downstreamConnectionsTotal.add(1)
+        stats.downstreamConnectionsActive.add(1)
+    }
+
+    func connectionClosed(_ c: DownstreamHTTP1Connection) {
+        if connections.removeValue(forKey: ObjectIdentifier(c)) != nil {
+            stats.downstreamConnectionsActive.subtract(1)
+        }
+    }
+
+    /// Graceful drain: idle keep-alive connections close now, busy ones after their current response.
+    public func startDrain() {
+        draining = true
+        for c in Array(connections.values) { c.drain() }
+    }
+}
+
+extension UpstreamSettings {
+    init(_ c: ClusterConfig) {
+        self.init()
+        connectTimeout = c.connectTimeout
+        maxConcurrentStreams = c.maxConcurrentStreams
+        maxConnectionsPerEndpoint = c.maxConnectionsPerEndpoint
+        maxPending = c.maxPending
+        keepaliveInterval = c.keepaliveInterval
+        keepaliveTimeout = c.keepaliveTimeout
+        initialStreamWindow = c.initialStreamWindow
+        initialConnectionWindow = c.initialConnectionWindow
+    }
+}
+
+/// A listener's compiled, immutable view shared by its workers.
+public final class ListenerContext: Sendable {
+    public let config: ListenerConfig
+    public let routes: RouteTable
+    public init(config: ListenerConfig) {
+        self.config = config
+        self.routes = RouteTable(routes: config.routes)
+    }
+}

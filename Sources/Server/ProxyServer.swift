@@ -1,0 +1,199 @@
+public import Config
+import CProxyLinux
+import EventLoop
+import Glibc
+public import Proxy
+import Synchronization
+import Transport
+
+/// The process: one worker thread (event loop) per configured worker, each with its own SO_REUSEPORT listening
+/// socket per listener and its own upstream pools; the admin endpoint on worker 0; signals on the main thread.
+public final class ProxyServer: Sendable {
+    public let config: ProxyConfig
+    public let stats = ProxyStats()
+    private let draining = Atomic<Bool>(false)
+    private let workers: Mutex<[EventLoopThread]> = Mutex([])
+    /// Bound addresses, readable after `start` (tests use port 0).
+    private let boundAddresses: Mutex<[String: String]> = Mutex([:])
+    public var boundAddressesByName: [String: String] { boundAddresses.withLock { $0 } }
+
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    public init(config: ProxyConfig) {
+        self.config = config
+    }
+
+    /// Resolves addresses, binds every listener on every worker and starts the loops. Throws if a listener
+    /// cannot be bound (then nothing is left running).
+    public func start() throws {
+        // Listener addresses are resolved and test-bound up front so a bad address fails startup clearly.
+        var listenerAddresses: [(ListenerContext, SocketAddress)] = []
+        for l in config.listeners {
+            guard let addr = SocketAddress.resolve(host: l.address.host, port: l.address.port, passive: true).first else {
+                throw SocketError.resolve("listener \(l.name) address \(l.address)")
+            }
+            listenerAddresses.append((ListenerContext(config: l), addr))
+        }
+        var clusterAddresses: [String: [SocketAddress]] = [:]
+        for c in config.clusters {
+            var all: [SocketAddress] = []
+            for ep in c.endpoints {
+                let r = SocketAddress.resolve(host: ep.host, port: ep.port)
+                if r.isEmpty { Log.warn("upstream", "cluster \(c.name): cannot resolve \(ep)") }
+                all += r
+            }
+            clusterAddresses[c.name] = all
+        }
+        let adminAddress: SocketAddress? = try config.admin.map { a in
+            guard let addr = SocketAddress.resolve(host: a.address.host, port: a.address.port, passive: true).first else {
+                throw SocketError.resolve("admin address \(a.address)")
+            }
+            return addr
+        }
+
+        // Port 0 listeners: the first worker's socket picks the port, the others bind the same one.
+        let clusters = clusterAddresses
+        var resolvedListeners = listenerAddresses
+        let startErrors = Mutex<[String]>([])
+        let ready = Atomic<Int>(0)
+        let workerCount = config.workers
+        let stats = self.stats
+        let config = self.config
+        for i in 0..<workerCount {
+            let listenersForWorker = resolvedListeners
+            let loopThread = EventLoopThread(name: "worker-\(i)") { [self] loop in
+                let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters)
+                var listeners: [TCPListener] = []
+                for (lc, addr) in listenersForWorker {
+                    do {
+                        let maxConnections = config.limits.maxConnections
+                        let l = try TCPListener(loop: loop, address: addr) { fd, _ in
+                            if stats.downstreamConnectionsActive.load() >= maxConnections {
+                                Glibc.close(fd)
+                                return
+                            }
+                            ctx.accept(fd: fd, listener: lc)
+                        }
+                        listeners.append(l)
+                        self.boundAddresses.withLock { $0[lc.config.name] = l.localAddress.description }
+                    } catch {
+                        startErrors.withLock { $0.append("listener \(lc.config.name): \(error)") }
+                    }
+                }
+                if i == 0, let adminAddress {
+                    do {
+                        let l = try TCPListener(loop: loop, address: adminAddress) { fd, _ in
+                            _ = AdminConnection(fd: fd, loop: loop, readBuffer: ctx.readBuffer, server: self)
+                        }
+                        self.boundAddresses.withLock { $0["admin"] = l.localAddress.description }
+                        WorkerRegistry.keep(l, on: loop)
+                    } catch {
+                        startErrors.withLock { $0.append("admin listener: \(error)") }
+                    }
+                }
+                WorkerRegistry.install(ctx: ctx, listeners: listeners, on: loop)
+                ready.add(1, ordering: .sequentiallyConsistent)
+            }
+            workers.withLock { $0.append(loopThread) }
+            if i == 0 {
+                // Wait for worker 0 so port-0 listeners get their real port before the others bind.
+                while ready.load(ordering: .sequentiallyConsistent) < 1 { usleep(1000) }
+                let bound = boundAddresses.withLock { $0 }
+                resolvedListeners = resolvedListeners.map { lc, addr in
+                    if addr.port == 0, let b = bound[lc.config.name], let port = Int(b.split(separator: ":").last ?? ""),
+                       let real = SocketAddress.resolve(host: lc.config.address.host, port: port, passive: true).first {
+                        return (lc, real)
+                    }
+                    return (lc, addr)
+                }
+            }
+        }
+        while ready.load(ordering: .sequentiallyConsistent) < workerCount { usleep(1000) }
+        let errors = startErrors.withLock { $0 }
+        if !errors.isEmpty {
+            stop()
+            throw ServerStartError(message: errors.joined(separator: "; "))
+        }
+        let bound = boundAddresses.withLock { $0 }
+        for (name, addr) in bound.sorted(by: { $0.key < $1.key }) {
+            Log.info("server", "\(name) listening on \(addr)")
+        }
+        Log.info("server", "started \(workerCount) worker(s)")
+    }
+
+    /// Graceful drain: listeners close, /ready answers 503, idle connections close, busy ones finish their call.
+    public func drain() {
+        draining.store(true, ordering: .relaxed)
+        for w in workers.withLock({ $0 }) {
+            w.loop.execute {
+                WorkerRegistry.drain(on: w.loop)
+            }
+        }
+    }
+
+    /// Waits until every downstream connection has closed or `timeout` passes. Returns true if all closed.
+    public func waitForDrain(timeout: Duration) -> Bool {
+        let deadline = MonotonicClock.nowNanos() + UInt64(timeout.nanoseconds)
+        while MonotonicClock.nowNanos() < deadline {
+            if stats.downstreamConnectionsActive.load() == 0 { return true }
+            usleep(20_000)
+        }
+        return stats.downstreamConnectionsActive.load() == 0
+    }
+
+    public func stop() {
+        let ws = workers.withLock { $0 }
+        for w in ws { w.loop.stop() }
+        for w in ws { w.join() }
+    }
+}
+
+public struct ServerStartError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Per-loop objects that must stay alive for the loop's lifetime (listeners, worker context). Each loop only
+/// touches its own entry, on its own thread.
+enum WorkerRegistry {
+    private final class Entry {
+        var ctx: WorkerContext?
+        var listeners: [TCPListener] = []
+        var keep: [AnyObject] = []
+    }
+    // Keyed by loop identity; written only during start on each loop's own thread.
+    private static let entries = Mutex<[ObjectIdentifier: UnsafeTransfer<Entry>]>([:])
+
+    private static func entry(_ loop: EventLoop) -> Entry {
+        entries.withLock { dict in
+            if let e = dict[ObjectIdentifier(loop)] { return e.value }
+            let e = Entry()
+            dict[ObjectIdentifier(loop)] = UnsafeTransfer(e)
+            return e
+        }
+    }
+
+    static func install(ctx: WorkerContext, listeners: [TCPListener], on loop: EventLoop) {
+        let e = entry(loop)
+        e.ctx = ctx
+        e.listeners = listeners
+    }
+
+    static func keep(_ object: AnyObject, on loop: EventLoop) {
+        entry(loop).keep.append(object)
+    }
+
+    static func drain(on loop: EventLoop) {
+        let e = entry(loop)
+        for l in e.listeners { l.close() }
+        e.listeners = []
+        e.ctx?.startDrain()
+    }
+}
+
+/// Moves a loop-confined object through a Sendable container. Safe here because every `Entry` is only
+/// dereferenced on the thread of the loop it belongs to.
+struct UnsafeTransfer<T>: @unchecked Sendable {  // safe: see the type comment (loop-thread-only access)
+    let value: T
+    init(_ value: T) { self.value = value }
+}

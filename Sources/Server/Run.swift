@@ -1,0 +1,41 @@
+public import Config
+import CProxyLinux
+import EventLoop
+import Glibc
+
+/// Runs the proxy until SIGTERM/SIGINT, then drains. Returns the process exit code.
+public func runProxy(config: ProxyConfig, logLevel: LogLevel) -> Int32 {
+    Log.level = Log.Level(rawValue: logLevel.rawValue) ?? .info
+    CProxyLinux_ignore_sigpipe()
+    // Block the signals before any worker thread exists, so every thread inherits the mask and only the
+    // main thread's sigwait receives them.
+    for s in [SIGTERM, SIGINT, SIGHUP] { _ = CProxyLinux_block_signal(s) }
+    let server = ProxyServer(config: config)
+    do {
+        try server.start()
+    } catch {
+        Log.error("server", "cannot start: \(error)")
+        return 1
+    }
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGHUP)
+    while true {
+        var sig: Int32 = 0
+        if sigwait(&set, &sig) != 0 { continue }
+        if sig == SIGHUP {
+            Log.info("server", "SIGHUP: configuration reload is not supported yet; restart the process to apply changes")
+            continue
+        }
+        break
+    }
+    Log.info("server", "signal received: draining for up to \(config.drainTimeout)")
+    server.drain()
+    let clean = server.waitForDrain(timeout: config.drainTimeout)
+    if !clean { Log.warn("server", "drain timeout: closing \(server.stats.downstreamConnectionsActive.load()) connection(s)") }
+    server.stop()
+    Log.info("server", "stopped")
+    return 0
+}

@@ -1,0 +1,319 @@
+internal import CProxyLinux
+public import EventLoop
+import Glibc
+
+/// Events of a `TCPConnection`, delivered on its loop.
+public protocol TCPConnectionDelegate: AnyObject {
+    /// Outgoing connections only: the non-blocking connect finished.
+    func connectionDidConnect(_ connection: TCPConnection)
+    /// Bytes read. They live in a buffer shared by the loop: copy what must outlive the call.
+    func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer)
+    /// The peer half-closed (read returned 0).
+    func connectionDidReadEOF(_ connection: TCPConnection)
+    /// Everything queued has been written to the socket (sent after the queue had been non-empty).
+    func connectionDidDrainWrites(_ connection: TCPConnection)
+    /// The connection closed because of an error or hang-up, or after `closeAfterWrites` finished (`errno` 0 when
+    /// none). Not called for `close()`.
+    func connectionDidClose(_ connection: TCPConnection, errno: Int32)
+}
+
+/// One 64 KiB read buffer per loop, shared by every connection on it: an idle connection costs no buffer.
+public final class LoopReadBuffer {
+    let pointer: UnsafeMutableRawBufferPointer
+    public init(size: Int = 64 * 1024) {
+        pointer = .allocate(byteCount: size, alignment: 16)
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// A non-blocking TCP socket on one loop, with a bounded-by-owner write queue (writev), read pausing,
+/// half-close and deferred teardown. Loop-confined.
+///
+/// Ownership: the delegate owns the connection and the connection holds the delegate strongly until it closes;
+/// the cycle is broken at close, so an open connection keeps its protocol handler alive without a registry.
+public final class TCPConnection: FileEventHandler {
+    public let fd: Int32
+    public let loop: EventLoop
+    public var delegate: (any TCPConnectionDelegate)?
+    private let readBuffer: LoopReadBuffer
+
+    private var queue: [[UInt8]] = []
+    private var queueHeadOffset = 0
+    /// Bytes accepted by `write` and not yet taken by the kernel.
+    public private(set) var bufferedBytes = 0
+    public private(set) var isClosed = false
+    private var connecting = false
+    private var readPaused = false
+    private var closeWhenDrained = false
+    private var shutdownWhenDrained = false
+    private var writeShut = false
+
+    /// Wraps an accepted, already non-blocking socket and starts reading.
+    public init(loop: EventLoop, fd: Int32, readBuffer: LoopReadBuffer) {
+        self.loop = loop
+        self.fd = fd
+        self.readBuffer = readBuffer
+        loop.register(fd: fd, interest: .read, handler: self)
+    }
+
+    private init(loop: EventLoop, connectingFD fd: Int32, readBuffer: LoopReadBuffer) {
+        self.loop = loop
+        self.fd = fd
+        self.readBuffer = readBuffer
+        connecting = true
+        loop.register(fd: fd, interest: .write, handler: self)
+    }
+
+    /// Starts a non-blocking connect; `connectionDidConnect` or `connectionDidClose` follows.
+    public static func connect(loop: EventLoop, to address: SocketAddress, readBuffer: LoopReadBuffer,
+                               delegate: any TCPConnectionDelegate) throws -> TCPConnection {
+        let fd = CProxyLinux_socket_nonblocking(address.family, Int32(SOCK_STREAM.rawValue))
+        guard fd >= 0 else { throw SocketError.syscall("socket", errno) }
+        _ = CProxyLinux_set_nodelay(fd)
+        let rc = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 && errno != EINPROGRESS {
+            let e = errno
+            Glibc.close(fd)
+            throw SocketError.syscall("connect \(address)", e)
+        }
+        let c = TCPConnection(loop: loop, connectingFD: fd, readBuffer: readBuffer)
+        c.delegate = delegate
+        return c
+    }
+
+    private var interest: IOInterest {
+        var i: IOInterest = []
+        if connecting { return .write }
+        if !readPaused { i.insert(.read) }
+        if bufferedBytes > 0 { i.insert(.write) }
+        return i
+    }
+
+    private func updateInterest() {
+        if !isClosed { loop.setInterest(fd: fd, interest) }
+    }
+
+    // MARK: Reading
+
+    public var isReadPaused: Bool { readPaused }
+
+    public func pauseReading() {
+        guard !readPaused else { return }
+        readPaused = true
+        updateInterest()
+    }
+
+    public func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        updateInterest()
+    }
+
+    public func onReadable() {
+        // Bounded number of reads per wake-up keeps one fast sender from starving the loop.
+        for _ in 0..<4 {
+            if isClosed || readPaused || connecting { return }
+            let n = read(fd, readBuffer.pointer.baseAddress, readBuffer.pointer.count)
+            if n > 0 {
+                delegate?.connectionDidRead(self, UnsafeRawBufferPointer(start: readBuffer.pointer.baseAddress, count: n))
+                if n < readBuffer.pointer.count { return }
+            } else if n == 0 {
+                readPaused = true
+                updateInterest()
+                delegate?.connectionDidReadEOF(self)
+                return
+            } else {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                fail(errno)
+                return
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Queues bytes, writing immediately when nothing is queued; copies only what the kernel did not take.
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, !writeShut, bytes.count > 0 else { return }
+        var offset = 0
+        if bufferedBytes == 0 && !connecting {
+            let n = sendRaw(bytes.baseAddress!, bytes.count)
+            if n < 0 { return }
+            offset = n
+        }
+        if offset < bytes.count {
+            queue.append(Array(bytes[offset...]))
+            bufferedBytes += bytes.count - offset
+            updateInterest()
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        guard !isClosed, !writeShut, !bytes.isEmpty else { return }
+        if bufferedBytes == 0 && !connecting {
+            let n = bytes.withUnsafeBytes { sendRaw($0.baseAddress!, $0.count) }
+            if n < 0 { return }
+            if n == bytes.count { return }
+            queue.append(n == 0 ? bytes : Array(bytes[n...]))
+            bufferedBytes += bytes.count - n
+        } else {
+            queue.append(bytes)
+            bufferedBytes += bytes.count
+        }
+        updateInterest()
+    }
+
+    /// Writes several pieces with one writev (e.g. chunk header, payload, CRLF).
+    public func write(parts: [UnsafeRawBufferPointer]) {
+        guard !isClosed, !writeShut else { return }
+        let total = parts.reduce(0) { $0 + $1.count }
+        if total == 0 { return }
+        var written = 0
+        if bufferedBytes == 0 && !connecting {
+            var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+            while true {
+                let n = writev(fd, &iov, Int32(iov.count))
+                if n >= 0 { written = n; break }
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                fail(errno)
+                return
+            }
+        }
+        if written == total { return }
+        var skip = written
+        var rest: [UInt8] = []
+        rest.reserveCapacity(total - written)
+        for p in parts {
+            if skip >= p.count { skip -= p.count; continue }
+            rest.append(contentsOf: p[skip...])
+            skip = 0
+        }
+        queue.append(rest)
+        bufferedBytes += rest.count
+        updateInterest()
+    }
+
+    /// Returns bytes sent (maybe 0), or -1 after failing the connection.
+    private func sendRaw(_ p: UnsafeRawPointer, _ count: Int) -> Int {
+        while true {
+            let n = Glibc.write(fd, p, count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+            fail(errno)
+            return -1
+        }
+    }
+
+    public func onWritable() {
+        if connecting {
+            connecting = false
+            let err = CProxyLinux_socket_error(fd)
+            if err != 0 { fail(err); return }
+            updateInterest()
+            delegate?.connectionDidConnect(self)
+            return
+        }
+        flushQueue()
+    }
+
+    private func flushQueue() {
+        while bufferedBytes > 0 && !isClosed {
+            let count = min(queue.count, 64)
+            var iov: [iovec] = []
+            iov.reserveCapacity(count)
+            // The arrays stay alive in `queue` during the call; their storage does not move.
+            for i in 0..<count {
+                queue[i].withUnsafeBytes { raw in
+                    let start = i == 0 ? queueHeadOffset : 0
+                    iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + start), iov_len: raw.count - start))
+                }
+            }
+            let n = writev(fd, &iov, Int32(iov.count))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                fail(errno)
+                return
+            }
+            consumeQueue(n)
+            if n == 0 { break }
+        }
+        updateInterest()
+        if bufferedBytes == 0 {
+            if closeWhenDrained {
+                let d = delegate
+                close()
+                d?.connectionDidClose(self, errno: 0)
+                return
+            }
+            if shutdownWhenDrained { shutdownWrite() }
+            delegate?.connectionDidDrainWrites(self)
+        }
+    }
+
+    private func consumeQueue(_ n: Int) {
+        var left = n
+        bufferedBytes -= n
+        while left > 0 {
+            let avail = queue[0].count - queueHeadOffset
+            if left >= avail {
+                left -= avail
+                queue.removeFirst()
+                queueHeadOffset = 0
+            } else {
+                queueHeadOffset += left
+                left = 0
+            }
+        }
+        if queue.isEmpty { queue = [] }
+    }
+
+    public func onHangup() {
+        fail(CProxyLinux_socket_error(fd))
+    }
+
+    // MARK: Closing
+
+    /// Half-close: FIN after everything queued has been written.
+    public func shutdownWrite() {
+        guard !isClosed, !writeShut else { return }
+        if bufferedBytes > 0 { shutdownWhenDrained = true; return }
+        writeShut = true
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Closes once the write queue is empty (responses that end with `Connection: close`).
+    public func closeAfterWrites() {
+        if bufferedBytes == 0 { close() } else { closeWhenDrained = true; pauseReading() }
+    }
+
+    /// Closes now. The delegate is not called; it is released at the end of the loop iteration.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
+        queue = []
+        bufferedBytes = 0
+        // Release the delegate only after the current callback chain has unwound.
+        loop.deferUntilEndOfIteration { [self] in self.delegate = nil }
+    }
+
+    /// Closes with a RST instead of a FIN (SO_LINGER 0): for connections we abandon mid-exchange.
+    public func abort() {
+        guard !isClosed else { return }
+        var l = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
+
+    private func fail(_ err: Int32) {
+        guard !isClosed else { return }
+        let d = delegate
+        close()
+        d?.connectionDidClose(self, errno: err)
+    }
+}

@@ -1,0 +1,164 @@
+// Browser-side test cases. harness.py serves this page from its own origin (not the proxy's), so every call
+// below is a real cross-origin gRPC-Web / WebSocket call with CORS. Each case returns plain JSON; the Python tests
+// (test_browser_*.py) make the assertions. Binary payloads travel back as base64.
+import { call, WebSocketCall, base64Encode, utf8, fromUtf8 } from "/lib/grpc-web-lite.js";
+
+const params = new URLSearchParams(location.search);
+const PROXY = params.get("proxy");
+const SELECTED = (params.get("tests") || "").split(",").filter(Boolean);
+const logEl = document.getElementById("log");
+
+function log(line) {
+  logEl.textContent += "\n" + line;
+  navigator.sendBeacon("/log", line);
+}
+
+// Bytes i -> (i * 31 + seed) % 256: distinct per test so mix-ups would show.
+function pattern(n, seed) {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) % 256;
+  return b;
+}
+
+function summarize(r, t0) {
+  return {
+    httpStatus: r.httpStatus ?? null,
+    headers: r.headers,
+    trailers: r.trailers,
+    trailersOnly: r.trailersOnly,
+    status: r.status,
+    statusMessage: r.statusMessage,
+    messages: r.messages.map(base64Encode),
+    arrivals: r.arrivals.map((t) => t - t0),
+    closeCode: r.closeCode ?? null,
+    closeReason: r.closeReason ?? null,
+  };
+}
+
+async function unary(text) {
+  const req = pattern(1000, text ? 7 : 3);
+  const t0 = performance.now();
+  const r = await call(PROXY, "/test.Echo/Unary", [req], {
+    text, metadata: { "x-custom": "from-browser", "x-header-custom": "echoed" },
+  });
+  return { ...summarize(r, t0), request: base64Encode(req) };
+}
+
+async function serverStream(text) {
+  const t0 = performance.now();
+  const r = await call(PROXY, "/test.Echo/ServerStream", [utf8("go")], {
+    text, metadata: { "x-stream-count": "5", "x-stream-interval-ms": "300", "x-stream-size": "8" },
+  });
+  return summarize(r, t0);
+}
+
+const CASES = {
+  unary_binary: () => unary(false),
+  unary_text: () => unary(true),
+  stream_binary: () => serverStream(false),
+  stream_text: () => serverStream(true),
+
+  // Trailers-only failure: grpc-status / grpc-message must be readable from the (CORS-exposed) headers.
+  error_trailers_only: async () => {
+    const t0 = performance.now();
+    const r = await call(PROXY, "/test.Echo/Unary", [utf8("x")], {
+      metadata: { "x-fail-code": "5", "x-fail-message": "gone%20%E2%9C%93" },
+    });
+    return summarize(r, t0);
+  },
+
+  // Failure after headers: the status comes from the 0x80 trailer frame in the body, with custom trailers.
+  error_after_headers: async () => {
+    const t0 = performance.now();
+    const r = await call(PROXY, "/test.Echo/Unary", [utf8("x")], {
+      text: true,
+      metadata: { "x-fail-code": "9", "x-fail-after-headers": "1", "x-trailer-foo": "bar" },
+    });
+    return summarize(r, t0);
+  },
+
+  deadline: async () => {
+    const t0 = performance.now();
+    const r = await call(PROXY, "/test.Echo/Unary", [utf8("slow")], {
+      timeoutMs: 300, metadata: { "x-delay-ms": "3000" },
+    });
+    return { ...summarize(r, t0), elapsed: performance.now() - t0 };
+  },
+
+  // A page that stops reading mid-stream (AbortController): the proxy must cancel the upstream call.
+  abort_stream: async () => {
+    const ctl = new AbortController();
+    const t0 = performance.now();
+    let seen = 0;
+    let abortedAt = null;
+    try {
+      await call(PROXY, "/test.Echo/ServerStream", [utf8("forever")], {
+        signal: ctl.signal,
+        metadata: { "x-stream-forever": "1", "x-stream-interval-ms": "50", "x-stream-size": "16" },
+        onMessage: () => { if (++seen === 3) { abortedAt = performance.now() - t0; ctl.abort(); } },
+      });
+      return { aborted: false, seen };
+    } catch (e) {
+      return { aborted: true, seen, abortError: String(e.name), abortedAt };
+    }
+  },
+
+  ws_bidi: async () => {
+    const t0 = performance.now();
+    const c = new WebSocketCall(PROXY, "/test.Echo/Bidi", { "x-custom": "ws" });
+    const echoes = [];
+    let waiter = null;
+    c.callbacks.onMessage = (m) => { echoes.push(m); if (waiter) waiter(); };
+    await c.opened;
+    const sent = [];
+    for (let i = 0; i < 5; i++) {
+      const m = utf8(`ping ${i} ` + "x".repeat(i * 100));
+      sent.push(base64Encode(m));
+      const got = new Promise((res) => { waiter = res; });
+      c.send(m);
+      await got;  // wait for the echo before the next ping
+    }
+    c.halfClose();
+    const r = await c.done;
+    return { ...summarize(r, t0), sent, protocol: c.ws.protocol };
+  },
+
+  ws_client_stream: async () => {
+    const t0 = performance.now();
+    const c = new WebSocketCall(PROXY, "/test.Echo/ClientStream");
+    let total = 0;
+    for (let i = 0; i < 10; i++) {   // queued before the socket opens: must go out after the metadata block
+      const m = pattern(i * 10 + 1, i);
+      total += m.length;
+      c.send(m);
+    }
+    c.halfClose();
+    const r = await c.done;
+    return { ...summarize(r, t0), expected: `count=10 bytes=${total}`,
+      text: r.messages.length ? fromUtf8(r.messages[0]) : null };
+  },
+};
+
+async function main() {
+  const results = {};
+  for (const name of SELECTED) {
+    const fn = CASES[name];
+    if (!fn) { results[name] = { error: `unknown test ${name}` }; continue; }
+    try {
+      results[name] = await fn();
+      log(`${name}: done`);
+    } catch (e) {
+      results[name] = { error: `${e.name}: ${e.message}` };
+      log(`${name}: ${e}`);
+    }
+  }
+  await fetch("/result", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ userAgent: navigator.userAgent, results }),
+  });
+  logEl.textContent += "\nposted";
+}
+
+window.addEventListener("error", (e) => log(`page error: ${e.message}`));
+window.addEventListener("unhandledrejection", (e) => log(`unhandled rejection: ${e.reason}`));
+main();
