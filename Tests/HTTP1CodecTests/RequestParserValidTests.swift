@@ -235,5 +235,12 @@ final class RequestParserValidTests: XCTestCase {
         let r = try "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000\r\n\r\n".bytes.withUnsafeBytes { try parser.next($0) }
         guard case .head(let head) = r.event else { return XCTFail("\(r)") }
         XCTAssertEqual(head.bodyKind, .contentLength(1_000_000_000_000))
+
+        // Chunked: a chunk as large as Int.max is announced without complaint.
+        let wire = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nabc".bytes
+        let outcome = drive([wire], limits: HTTP1Limits(maxBodyBytes: 0))
+        XCTAssertNil(outcome.error)
+        XCTAssertEqual(outcome.messages.first?.body, "abc".bytes)
+        XCTAssertEqual(outcome.messages.first?.ended, false)
     }
 }

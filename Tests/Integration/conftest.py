@@ -562,8 +562,9 @@ def start_proxy(request, itest_workdir):
         if p.proc is None:
             continue
         rc = p.proc.poll()
-        if rc is not None and not p.stopped_by_test:
-            crashed.append(f"proxy pid {p.pid} exited on its own with {rc}")
+        if rc is not None and rc != 0 and not p.stopped_by_test:
+            how = f"signal {signal_mod.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
+            crashed.append(f"proxy pid {p.pid} died on its own ({how})")
         p.stop(signal_mod.SIGTERM, 10)
     if crashed:
         pytest.fail("; ".join(crashed) + " (a proxy must never die from what a test sends)", pytrace=False)

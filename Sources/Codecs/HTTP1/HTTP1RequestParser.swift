@@ -46,7 +46,7 @@ public struct HTTP1RequestParser: Sendable {
     private var state = State.idle(emptyLines: 0, pendingCR: false)
     /// A head or trailer section split across calls. Bounded by `limits.maxHeaderBytes`.
     private var buffer: [UInt8] = []
-    /// De-chunked body bytes announced so far, for `maxBodyBytes`.
+    /// De-chunked body bytes announced so far, for `maxBodyBytes` (only counted when it is set).
     private var chunkedBodyBytes = 0
     private var failure: HTTP1ParseError?
 
@@ -135,10 +135,11 @@ public struct HTTP1RequestParser: Sendable {
                 if size == 0 {
                     state = .trailers(BlockScanner())
                 } else {
-                    if limits.maxBodyBytes > 0 && size > limits.maxBodyBytes - chunkedBodyBytes {
-                        throw .tooLarge("request body too large")
+                    // Only tracked when limited, so the sum stays <= maxBodyBytes and cannot overflow.
+                    if limits.maxBodyBytes > 0 {
+                        guard size <= limits.maxBodyBytes - chunkedBodyBytes else { throw .tooLarge("request body too large") }
+                        chunkedBodyBytes += size
                     }
-                    chunkedBodyBytes += size
                     state = .chunkData(remaining: size)
                 }
 

@@ -1,7 +1,7 @@
 /// Picks the known name a misspelt one was probably meant to be, for "did you mean" hints.
 enum KeySuggestion {
     /// Compares names with case, `_` and `-` ignored (so `maxAge` finds `max_age`), by edit
-    /// distance; also accepts a known name that starts with the unknown one (`keepalive`).
+    /// distance; also accepts a known name that is a prefix of the unknown one or the reverse.
     static func nearest(to unknown: String, in known: [String]) -> String? {
         let target = normalized(unknown)
         guard !target.isEmpty else { return nil }
@@ -11,7 +11,9 @@ enum KeySuggestion {
             let distance = editDistance(target, normalizedCandidate)
             let limit = normalizedCandidate.count >= 6 ? 2 : 1
             let close = distance <= limit && distance < target.count
-            let prefix = target.count >= 4 && normalizedCandidate.starts(with: target)
+            // `keepalive` for `keepalive_interval`, `warning` for `warn`.
+            let prefix = (target.count >= 4 && normalizedCandidate.starts(with: target))
+                || (normalizedCandidate.count >= 4 && target.starts(with: normalizedCandidate))
             guard close || prefix else { continue }
             // Prefix matches rank after any edit-distance match.
             let score = close ? distance : 100 + normalizedCandidate.count

@@ -93,13 +93,17 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         process(bytes)
     }
 
+    /// Feeds the parser until it asks for more data. `.end` often comes from a call that consumes nothing (a
+    /// body ending exactly at the end of a read), so the loop runs on an empty remainder too.
     private func process(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
-        while offset < bytes.count && !closed && upgraded == nil {
+        while !closed && upgraded == nil {
             if inRequest && requestComplete {
                 // A pipelined request: keep it until the current response is done.
-                pendingInput.append(contentsOf: bytes[offset...])
-                pauseReading(Self.pausedForPipelining)
+                if offset < bytes.count {
+                    pendingInput.append(contentsOf: bytes[offset...])
+                    pauseReading(Self.pausedForPipelining)
+                }
                 return
             }
             let input = UnsafeRawBufferPointer(rebasing: bytes[offset...])
@@ -111,13 +115,12 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
                 parseFailed(error)
                 return
             }
+            offset += consumed
             switch event {
             case .needMoreData:
-                if !inRequest && consumed > 0 { armHeaderTimer() }
-                offset += consumed
-                if consumed == 0 { return }
+                if !inRequest && requestComplete && consumed > 0 { armHeaderTimer() }
+                return
             case .head(let head):
-                offset += consumed
                 worker.loop.cancelTimer(headerTimer)
                 headerTimer = nil
                 onHead(head)
@@ -125,12 +128,10 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
                 if !discardingBody, let exchange {
                     exchange.requestBody(UnsafeRawBufferPointer(rebasing: input[range]))
                 }
-                offset += consumed
             case .end:
-                offset += consumed
                 requestComplete = true
-                if !discardingBody { exchange?.requestEnd() }
-                if upgraded == nil && exchange == nil && inRequest == false { continue }
+                if !discardingBody, let exchange { exchange.requestEnd() }
+                if !inRequest { readyForNextRequest() }
             }
         }
     }
@@ -151,7 +152,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private func onHead(_ head: HTTPRequestHead) {
         worker.stats.httpRequestsTotal.add(1)
         inRequest = true
-        requestComplete = head.bodyKind == .none
+        requestComplete = false  // the parser's `.end` completes every request, bodies or not
         discardingBody = false
         keepAlive = head.keepAlive && !worker.draining
         currentHead = head
@@ -193,7 +194,6 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         let call = GRPCWebCall(connection: self, head: head, route: route, pool: pool, requestEncoding: encoding, corsHeaders: corsHeaders)
         exchange = call
         call.start()
-        if head.bodyKind == .none { call.requestEnd() }
     }
 
     private func answerOptions(_ head: HTTPRequestHead) {
@@ -238,8 +238,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     /// A gRPC status produced by the proxy before any upstream answer: HTTP 200, trailers-only (PROTOCOLS.md §1.8).
     func sendGRPCLocalReply(_ code: GRPCStatusCode, _ message: String, encoding: GRPCWebEncoding, head: HTTPRequestHead, corsHeaders: [(String, String)]) {
         worker.stats.recordStatus(code.rawValue)
-        discardingBody = !requestComplete
-        if !requestComplete { keepAlive = false }
+        // The rest of the request body (bounded by max_request_body_size) is read and dropped.
+        discardingBody = true
         let responseEncoding = GRPCWebContentType.responseEncoding(request: encoding, accept: head.headers["accept"])
         var headers: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
         headers += GRPCHeaderTranslation.statusFields(code, message)
@@ -271,11 +271,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     func exchangeFinished(_ e: any DownstreamExchange) {
         guard exchange === e else { return }
         exchange = nil
-        if !requestComplete {
-            // The server answered before the browser finished sending: the rest of the body cannot be skipped
-            // reliably on this connection.
-            keepAlive = false
-        }
+        // If the server answered before the browser finished sending, the rest of the body is dropped.
+        discardingBody = true
         responseFinished()
     }
 
@@ -288,7 +285,12 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             if tcp.isClosed { connectionGone() }
             return
         }
-        if !requestComplete { return }  // discard the rest of a locally answered body first
+        if !requestComplete { return }  // the rest of the body is discarded first; `.end` continues
+        readyForNextRequest()
+    }
+
+    /// Both the response and the request body are done: wait for (or process) the next request.
+    private func readyForNextRequest() {
         armIdleTimer()
         if !pendingInput.isEmpty {
             let input = pendingInput
@@ -304,9 +306,11 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
     }
 
+    /// EOF from the browser means it is gone (browsers never half-close; Envoy treats HTTP/1 EOF the same way):
+    /// an active call is cancelled upstream at once.
     func connectionDidReadEOF(_ connection: TCPConnection) {
         if let upgraded { upgraded.didReadEOF(); return }
-        if let exchange, !requestComplete {
+        if let exchange {
             self.exchange = nil
             worker.stats.cancelledByClientTotal.add(1)
             exchange.downstreamClosed()
@@ -314,7 +318,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             return
         }
         if inRequest {
-            // Request fully sent, then half-closed: finish the response, then close.
+            // A locally produced response is still being written: finish it, then close.
             closeAfterResponse = true
             return
         }
