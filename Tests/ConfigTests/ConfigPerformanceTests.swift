@@ -40,6 +40,6 @@ final class ConfigPerformanceTests: XCTestCase {
         let extra = "      - method: pkg8.Service/Call\n        cluster: c1\n"
         assertConfigError(Self.largeConfig(routes: 10_000, extra: extra),
                           line: 27_505, column: 9, path: "listeners[0].routes[10000]",
-                          "unreachable route: routes[2] (prefix \"/pkg2.\") already matches every request this route would match")
+                          "unreachable route: routes[8] (method \"pkg8.Service/Call\") already matches every request this route would match")
     }
 }

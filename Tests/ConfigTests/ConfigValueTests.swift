@@ -120,7 +120,7 @@ final class ConfigValueTests: XCTestCase {
         let keys = ["endpoints", "max_age", "keepalive_interval", "keepalive_timeout", "warn", "name"]
         XCTAssertEqual(KeySuggestion.nearest(to: "endpoint", in: keys), "endpoints")
         XCTAssertEqual(KeySuggestion.nearest(to: "maxAge", in: keys), "max_age")
-        XCTAssertEqual(KeySuggestion.nearest(to: "keepalive", in: keys), "keepalive_interval")
+        XCTAssertEqual(KeySuggestion.nearest(to: "keepalive", in: keys), "keepalive_timeout", "shortest completion")
         XCTAssertEqual(KeySuggestion.nearest(to: "keepalive_timout", in: keys), "keepalive_timeout")
         XCTAssertEqual(KeySuggestion.nearest(to: "warning", in: keys), "warn")
         XCTAssertEqual(KeySuggestion.nearest(to: "nmae", in: keys), nil, "two edits is too far for a 4-letter key")

@@ -42,12 +42,33 @@ extension YAMLParser {
                     throw error("mapping values are not allowed here; quote the value if it contains ': '", at: position)
                 }
             }
+            if byte == ASCII.dollar && peek(1) == ASCII.leftBrace {
+                // Keep a `${VAR}` reference whole even in flow context, where its braces would
+                // otherwise end the scalar: `[${HOST}:50051]` must work.
+                try skipVariableReference()
+                end = index
+                continue
+            }
             if inFlow && ASCII.isFlowIndicator(byte) { break }
             if (byte == ASCII.space || byte == ASCII.tab) && peek(1) == ASCII.hash { break }
             advance()
             if byte != ASCII.space && byte != ASCII.tab { end = index }
         }
         return bytes[first..<end]
+    }
+
+    /// Moves past `${...}` (cursor on the `$`).
+    mutating func skipVariableReference() throws(YAMLError) {
+        let start = position
+        advance()
+        advance()
+        while current != ASCII.rightBrace {
+            if current == ASCII.lineFeed || atEnd {
+                throw error("unterminated '${' in value (expected '}')", at: start)
+            }
+            advance()
+        }
+        advance()
     }
 
     mutating func parsePlainScalarNode(inFlow: Bool) throws(YAMLError) -> YAMLNode {

@@ -187,6 +187,8 @@ public struct YAMLParser {
 
     /// Whether the line content at the cursor is `key:` (speculative, cursor unchanged).
     mutating func atMappingKey() -> Bool {
+        // `: value` is a key, just an empty one: let parseMappingKey report it as such.
+        if current == ASCII.colon && isBlankOrEnd(peek(1)) { return true }
         let saved = mark
         defer { reset(to: saved) }
         do {

@@ -47,18 +47,21 @@ struct RouteShadowIndex {
     mutating func insert(_ route: RouteConfig, index: Int) {
         let conditions = RouteShadowIndex.conditions(route)
         let key = conditions.joined(separator: "\u{0}")
-        groupConditions[key] = Set(conditions)
-        var group = groups[key] ?? PathIndex()
+        if groups[key] == nil {
+            groups[key] = PathIndex()
+            groupConditions[key] = Set(conditions)
+        }
+        // Mutate the stored group in place: copying it out and back would copy its
+        // dictionaries on every insert and make a long route list quadratic.
         switch route.match {
         case .prefix(let prefix):
-            if group.prefixes[prefix] == nil { group.prefixes[prefix] = index }
-            group.prefixLengths.insert(prefix.utf8.count)
+            if groups[key]!.prefixes[prefix] == nil { groups[key]!.prefixes[prefix] = index }
+            groups[key]!.prefixLengths.insert(prefix.utf8.count)
         case .service(let service):
-            if group.services[service] == nil { group.services[service] = index }
+            if groups[key]!.services[service] == nil { groups[key]!.services[service] = index }
         case .method(let method):
-            if group.methods[method] == nil { group.methods[method] = index }
+            if groups[key]!.methods[method] == nil { groups[key]!.methods[method] = index }
         }
-        groups[key] = group
     }
 
     /// Sorted "name\u{1}value" strings; header values cannot contain control characters, so the

@@ -124,6 +124,11 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
                 worker.loop.cancelTimer(headerTimer)
                 headerTimer = nil
                 onHead(head)
+                if let upgraded {
+                    // Bytes after the upgrade request already belong to the WebSocket.
+                    if offset < bytes.count { upgraded.didRead(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+                    return
+                }
             case .body(let range):
                 if !discardingBody, let exchange {
                     exchange.requestBody(UnsafeRawBufferPointer(rebasing: input[range]))

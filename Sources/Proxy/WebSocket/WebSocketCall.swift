@@ -1,13 +1,419 @@
+import Config
+import EventLoop
+import GRPCWebCodec
 import HTTP1Codec
+import Upstream
+import WebSocketCodec
 
-/// Placeholder until the grpc-websockets bridge lands: upgrades are refused with 501.
-final class WebSocketCall {
+/// One client-streaming or bidi call over WebSocket in improbable-eng's `grpc-websockets` subprotocol
+/// (PROTOCOLS.md §3.1), joined to one upstream HTTP/2 stream.
+///
+/// Browser → proxy (binary messages): first the metadata block, then `0x00` + gRPC frame bytes (frames may span
+/// messages), then a single `0x01` to half-close. Proxy → browser: response headers as one `0x80` frame
+/// message, every upstream DATA payload as one binary message at once, trailers as a `0x80` frame message, then
+/// close 1000. A call that fails before headers gets a single `0x80` block with grpc-status (trailers-only).
+final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private weak var connection: DownstreamHTTP1Connection?
+    private let head: HTTPRequestHead
+    private let worker: WorkerContext
+    private let settings: WebSocketSettings
+    private var decoder: WebSocketFrameDecoder
+    private var events: [WebSocketEvent] = []
+    private var route: RouteConfig?
+    private var stream: UpstreamStream?
+    private var requestScanner: GRPCFrameScanner
+    private var responseScanner: GRPCFrameScanner
+    private var metadataReceived = false
+    private var halfClosed = false
+    private var headersSent = false
+    private var callFinished = false
+    private var socketClosing = false
+    private var counted = false
+    private var deadlineTimer: TimerHandle?
+    private var deadlineNanos: Int64?
+    private var pingTimer: TimerHandle?
+    private var idleTimer: TimerHandle?
+    private var lastReceive: UInt64 = 0
+    private var pendingConsume = 0
+    private var nonGRPCStatus: Int?
+    private var nonGRPCBody: [UInt8] = []
+    static let subprotocol = "grpc-websockets"
+
     init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead) {
         self.connection = connection
+        self.head = head
+        self.worker = connection.worker
+        self.settings = connection.worker.config.websocket
+        decoder = WebSocketFrameDecoder(limits: WebSocketLimits(maxFrameSize: settings.maxFrameSize, maxMessageSize: settings.maxMessageSize))
+        let limits = connection.worker.config.limits
+        requestScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "request")
+        responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "response")
     }
+
+    // MARK: Handshake
+
+    /// Validates the upgrade and answers 101, or answers an HTTP error and returns nil.
     func start() -> (any UpgradedConnectionHandler)? {
-        connection?.sendPlainError(501, "WebSocket calls are not available yet")
-        return nil
+        guard let connection else { return nil }
+        let listener = connection.listener
+        let route = listener.routes.match(path: head.path, headers: head.headers)
+        let enabled = route?.websocket ?? listener.config.websocket
+        guard enabled else {
+            connection.sendPlainError(403, "WebSocket calls are disabled on this \(route?.websocket == false ? "route" : "listener")")
+            return nil
+        }
+        let upgrade: WebSocketUpgradeRequest
+        do {
+            upgrade = try WebSocketHandshake.validate(method: head.method, versionMinor: head.versionMinor, headers: head.headers.fields.map { ($0.name, $0.value) })
+        } catch {
+            connection.sendPlainError(error.status, error.reason, extra: error.status == 426 ? [("Sec-WebSocket-Version", "13")] : [])
+            return nil
+        }
+        guard upgrade.subprotocols.contains(where: { $0.lowercased() == Self.subprotocol }) else {
+            connection.sendPlainError(400, "gRPC over WebSocket requires the \"\(Self.subprotocol)\" subprotocol (Sec-WebSocket-Protocol)")
+            return nil
+        }
+        // WebSocket has no CORS: the Origin is checked here against the same allow list.
+        let policy = route?.cors ?? listener.config.cors
+        if let origin = upgrade.origin {
+            let allowed = policy?.allows(origin: origin) ?? Self.sameOrigin(origin, host: head.headers["host"])
+            guard allowed else {
+                connection.sendPlainError(403, "origin \(origin) is not allowed to open WebSocket calls")
+                return nil
+            }
+        } else if settings.requireOrigin {
+            connection.sendPlainError(403, "WebSocket calls require an Origin header")
+            return nil
+        }
+        self.route = route
+        connection.writeResponseBytes(WebSocketHandshake.responseHead(acceptKey: WebSocketHandshake.acceptKey(for: upgrade.key), subprotocol: Self.subprotocol))
+        worker.stats.webSocketCallsTotal.add(1)
+        worker.stats.callsActive.add(1)
+        counted = true
+        lastReceive = worker.loop.now
+        armPing()
+        armIdle()
+        return self
+    }
+
+    private static func sameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host else { return false }
+        return origin.hasSuffix("://" + host)
+    }
+
+    // MARK: Incoming frames
+
+    func didRead(_ bytes: UnsafeRawBufferPointer) {
+        guard !socketClosing else { return }
+        lastReceive = worker.loop.now
+        events.removeAll(keepingCapacity: true)
+        do {
+            try decoder.decode(bytes, into: &events)
+        } catch {
+            // Process what was complete before the error, then close with the decoder's code.
+            handle(events)
+            protocolFailure(error.closeCode, error.reason)
+            return
+        }
+        handle(events)
+    }
+
+    private func handle(_ events: [WebSocketEvent]) {
+        for e in events {
+            if socketClosing { return }
+            switch e {
+            case .binary(let payload): onBinary(payload)
+            case .text: protocolFailure(WebSocketCloseCode.unsupportedData, "grpc-websockets carries binary messages only")
+            case .ping(let p): sendFrame(.pong, p)
+            case .pong: break
+            case .close(let code, _):
+                // The browser ended the call: cancel upstream, answer the close, then close.
+                cancelUpstream()
+                closeSocket(code: code == nil ? WebSocketCloseCode.normal : code!, reason: "")
+            }
+        }
+    }
+
+    private func onBinary(_ payload: [UInt8]) {
+        if !metadataReceived {
+            metadataReceived = true
+            startUpstream(metadataBlock: payload)
+            return
+        }
+        if callFinished { return }
+        guard let first = payload.first else { return }
+        if first == 0x01 && payload.count == 1 {
+            guard !halfClosed else { return }
+            halfClosed = true
+            do { try requestScanner.finish() } catch {
+                failCall(error.status, error.message)
+                return
+            }
+            stream?.endBody()
+            return
+        }
+        guard first == 0x00 else {
+            failCall(.invalidArgument, "unknown grpc-websockets message type 0x\(String(first, radix: 16)) (0x00 data, 0x01 end of request)")
+            return
+        }
+        guard !halfClosed else {
+            failCall(.invalidArgument, "request data after the end-of-request message")
+            return
+        }
+        guard let stream, payload.count > 1 else { return }
+        let scanError: GRPCFrameError? = payload.withUnsafeBytes { raw in
+            let body = UnsafeRawBufferPointer(rebasing: raw[1...])
+            do throws(GRPCFrameError) {
+                try requestScanner.scan(body)
+            } catch {
+                return error
+            }
+            stream.sendBody(body)
+            return nil
+        }
+        if let scanError {
+            failCall(scanError.status, scanError.message)
+            return
+        }
+        if stream.bufferedRequestBytes > UpstreamStream.bodyHighWatermark {
+            connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
+        }
+    }
+
+    private func startUpstream(metadataBlock: [UInt8]) {
+        let metadata: [(String, String)]
+        do {
+            metadata = try GRPCWebSocketsMetadata.parse(metadataBlock, maxSize: worker.config.limits.maxRequestHeadersSize,
+                                                        maxCount: worker.config.limits.maxHeadersCount)
+        } catch {
+            failCall(.invalidArgument, "bad request metadata: \(error.reason)")
+            return
+        }
+        guard let route else {
+            failCall(.unimplemented, "no route for \(head.path)")
+            return
+        }
+        if let ct = metadata.first(where: { $0.0 == "content-type" })?.1, GRPCWebContentType.classify(ct) == .text {
+            failCall(.invalidArgument, "grpc-web-text is not supported over WebSocket: use application/grpc-web+proto")
+            return
+        }
+        guard let pool = worker.pools[route.cluster] else {
+            failCall(.unavailable, "cluster \(route.cluster) not found")
+            return
+        }
+        requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? worker.config.limits.maxMessageSize, label: "request")
+        var deadline: Int64? = metadata.first(where: { $0.0 == "grpc-timeout" }).flatMap { GRPCTimeout.parse($0.1) }
+        if route.timeout.nanoseconds > 0 { deadline = min(deadline ?? Int64.max, route.timeout.nanoseconds) }
+        deadlineNanos = deadline
+        if let deadline {
+            deadlineTimer = worker.loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [weak self] in
+                guard let self, !self.callFinished else { return }
+                self.worker.stats.deadlineExceededTotal.add(1)
+                self.failCall(.deadlineExceeded, "deadline of \(deadline / 1_000_000) ms exceeded")
+            }
+        }
+        let contentType = metadata.first(where: { $0.0 == "content-type" })?.1
+        let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
+            path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: contentType,
+            metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline)
+        stream = pool.startStream(headers: headers, delegate: self)
+    }
+
+    // MARK: Upstream events
+
+    func upstreamDidReceiveHeaders(_ stream: UpstreamStream, _ headers: [(String, String)], endStream: Bool) {
+        guard !callFinished else { return }
+        if !GRPCHeaderTranslation.isGRPCResponse(headers) {
+            nonGRPCStatus = Int(headers.first { $0.0 == ":status" }?.1 ?? "") ?? 0
+            if endStream { finishNonGRPC() }
+            return
+        }
+        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers)
+        if endStream {
+            endCall(with: fields)
+            return
+        }
+        headersSent = true
+        sendBlock([("content-type", "application/grpc-web+proto")] + fields)
+    }
+
+    func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
+        guard !callFinished, let connection, !socketClosing else { stream.consume(bytes.count); return }
+        if nonGRPCStatus != nil {
+            if nonGRPCBody.count < 16 * 1024 { nonGRPCBody.append(contentsOf: bytes.prefix(16 * 1024 - nonGRPCBody.count)) }
+            stream.consume(bytes.count)
+            return
+        }
+        do { try responseScanner.scan(bytes) } catch {
+            stream.consume(bytes.count)
+            failCall(error.status, error.message)
+            return
+        }
+        var header: [UInt8] = []
+        WebSocketFrameEncoder.writeFrameHeader(opcode: .binary, length: bytes.count, into: &header)
+        header.withUnsafeBytes { connection.writeResponseParts([$0, bytes]) }
+        if connection.bufferedResponseBytes == 0 { stream.consume(bytes.count) } else { pendingConsume += bytes.count }
+    }
+
+    func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
+        guard !callFinished, nonGRPCStatus == nil else { return }
+        endCall(with: GRPCHeaderTranslation.downstreamResponseHeaders(trailers))
+    }
+
+    func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
+        if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
+        guard !callFinished else { return }
+        switch failure {
+        case nil:
+            if nonGRPCStatus != nil { finishNonGRPC() } else { failCall(.internalError, "upstream ended the stream without trailers", cancel: false) }
+        case .reset(let code)?:
+            worker.stats.upstreamFailuresTotal.add(1)
+            failCall(GRPCStatusCode.fromHTTP2ErrorCode(code), "upstream reset the stream (HTTP/2 error code \(code))", cancel: false)
+        case .connectFailed(let why)?:
+            worker.stats.upstreamFailuresTotal.add(1)
+            failCall(.unavailable, "upstream connect error: \(why)", cancel: false)
+        case .connectionLost(let why)?, .overloaded(let why)?:
+            worker.stats.upstreamFailuresTotal.add(1)
+            failCall(.unavailable, why, cancel: false)
+        }
+    }
+
+    func upstreamRequestBodyDrained(_ stream: UpstreamStream) {
+        connection?.resumeReading(DownstreamHTTP1Connection.pausedForUpstream)
+    }
+
+    private func finishNonGRPC() {
+        let status = nonGRPCStatus ?? 0
+        var message = String(decoding: nonGRPCBody, as: UTF8.self).trimmingWhitespace()
+        if message.isEmpty { message = "upstream answered HTTP \(status) without gRPC status" }
+        worker.stats.upstreamFailuresTotal.add(1)
+        failCall(GRPCStatusCode.fromHTTPStatus(status), message, cancel: false)
+    }
+
+    // MARK: Endings
+
+    /// Ends the call with a status produced by the proxy.
+    private func failCall(_ code: GRPCStatusCode, _ message: String, cancel: Bool = true) {
+        guard !callFinished else { return }
+        if cancel { cancelUpstream() }
+        Log.debug("websocket", "\(head.path): \(code.rawValue) \(message)")
+        endCall(with: GRPCHeaderTranslation.statusFields(code, message))
+    }
+
+    /// Sends the final 0x80 block (trailers, or the only block for trailers-only) and closes with 1000.
+    private func endCall(with fields: [(String, String)]) {
+        guard !callFinished else { return }
+        finishAccounting(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2)
+        if socketClosing { return }
+        sendBlock(fields)
+        closeSocket(code: WebSocketCloseCode.normal, reason: "")
+    }
+
+    private func finishAccounting(status: Int) {
+        guard !callFinished else { return }
+        callFinished = true
+        worker.loop.cancelTimer(deadlineTimer)
+        deadlineTimer = nil
+        if counted {
+            counted = false
+            worker.stats.callsActive.subtract(1)
+            worker.stats.recordStatus(status)
+        }
+    }
+
+    private func cancelUpstream() {
+        if let stream, !stream.isFinished { stream.cancel() }
+    }
+
+    /// A WebSocket-level error: close with its code; the call, if any, ends as cancelled upstream.
+    private func protocolFailure(_ code: UInt16, _ reason: String) {
+        Log.debug("websocket", "\(head.path): closing with \(code): \(reason)")
+        cancelUpstream()
+        finishAccounting(status: GRPCStatusCode.cancelled.rawValue)
+        closeSocket(code: code, reason: reason)
+    }
+
+    private func closeSocket(code: UInt16, reason: String) {
+        guard !socketClosing else { return }
+        socketClosing = true
+        worker.loop.cancelTimer(pingTimer)
+        worker.loop.cancelTimer(idleTimer)
+        var out: [UInt8] = []
+        WebSocketFrameEncoder.writeClose(code: code, reason: reason, into: &out)
+        connection?.writeResponseBytes(out)
+        connection?.upgradedFinished()
+    }
+
+    // MARK: Writing
+
+    private func sendBlock(_ fields: [(String, String)]) {
+        var frame: [UInt8] = []
+        GRPCTrailers.encodeFrame(fields, into: &frame)
+        frame.withUnsafeBytes { sendFrame(.binary, $0) }
+    }
+
+    private func sendFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
+        payload.withUnsafeBytes { sendFrame(opcode, $0) }
+    }
+
+    private func sendFrame(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        var out: [UInt8] = []
+        out.reserveCapacity(payload.count + 10)
+        WebSocketFrameEncoder.writeFrame(opcode: opcode, payload: payload, into: &out)
+        connection?.writeResponseBytes(out)
+    }
+
+    // MARK: Keep-alive
+
+    /// Server pings keep long, quiet streams alive through intermediaries; a browser answers them with pongs.
+    private func armPing() {
+        guard settings.pingInterval > .zero else { return }
+        pingTimer = worker.loop.scheduleTimer(after: settings.pingInterval) { [weak self] in
+            guard let self, !self.socketClosing else { return }
+            self.sendFrame(.ping, [])
+            self.armPing()
+        }
+    }
+
+    /// Nothing received (not even a pong) for idle_timeout: the peer is gone.
+    private func armIdle() {
+        guard settings.idleTimeout > .zero else { return }
+        let idleNanos = UInt64(settings.idleTimeout.nanoseconds)
+        idleTimer = worker.loop.scheduleTimer(after: settings.idleTimeout) { [weak self] in
+            guard let self, !self.socketClosing else { return }
+            if self.worker.loop.now &- self.lastReceive >= idleNanos {
+                self.protocolFailure(WebSocketCloseCode.goingAway, "idle for \(self.settings.idleTimeout)")
+            } else {
+                self.armIdle()
+            }
+        }
+    }
+
+    // MARK: Socket events
+
+    func didReadEOF() { socketGone() }
+    func didClose() { socketGone() }
+
+    func didDrain() {
+        if pendingConsume > 0, let stream {
+            let n = pendingConsume
+            pendingConsume = 0
+            stream.consume(n)
+        }
+    }
+
+    private func socketGone() {
+        // The browser vanished (with or without a close frame): RST_STREAM(CANCEL) upstream at once.
+        if !callFinished { worker.stats.cancelledByClientTotal.add(1) }
+        cancelUpstream()
+        finishAccounting(status: GRPCStatusCode.cancelled.rawValue)
+        socketClosing = true
+        worker.loop.cancelTimer(pingTimer)
+        worker.loop.cancelTimer(idleTimer)
+        connection?.close()
+    }
+
+    func drain() {
+        // Long streams keep running until they end or the drain timeout stops the process.
     }
 }

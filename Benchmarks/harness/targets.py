@@ -1,0 +1,219 @@
+"""The processes under test: the C++ upstream, Envoy and our proxy, each started pinned to a core.
+
+Every process runs for the whole benchmark (started once, stopped at the end), so per-round
+figures include warm caches and pools, as a long-running proxy would have them.
+"""
+import os
+import socket
+import subprocess
+import time
+
+import grpcweb
+
+# Deliberate pinning: proxies on core 0; the upstream, the load generators and this harness on
+# core 1 (run.sh pins the harness itself, and its children inherit that).
+PROXY_CPU = "0"
+CLIENT_CPU = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Process:
+    """A child process with its log file; `pid` is the measured process (taskset execs it)."""
+
+    def __init__(self, name: str, argv: list, log_path: str, cpu: str):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.popen = subprocess.Popen(["taskset", "-c", cpu] + argv, stdout=self.log,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+
+    def log_tail(self, limit: int = 600) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return ""
+        return data[-limit:].decode("utf-8", "replace").strip()
+
+
+class Target:
+    """One way of reaching the upstream: `direct`, `envoy` or `ours`.
+
+    `error` is set when the target could not be started or failed its sanity call; the harness
+    then marks its cells "failed" instead of stopping the run.
+    """
+
+    def __init__(self, name: str, port: int, process: Process | None):
+        self.name = name
+        self.port = port
+        self.process = process
+        self.error: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def usable(self) -> bool:
+        if self.error:
+            return False
+        if self.process and not self.process.alive():
+            self.error = f"process exited with {self.process.popen.returncode}: {self.process.log_tail()}"
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+
+def start_upstream(binary: str, work: str) -> tuple[Process, int]:
+    port = free_port()
+    process = Process("upstream", [binary, str(port)], os.path.join(work, "upstream.log"), CLIENT_CPU)
+    if not wait_for_port(port, 10, process):
+        raise RuntimeError(f"upstream did not start: {process.log_tail()}")
+    return process, port
+
+
+def envoy_config(port: int, admin_port: int, upstream_port: int) -> str:
+    # Follows Envoy's own benchmarking advice (docs "how_to_benchmark_envoy"): no request ids,
+    # no dynamic stats, circuit breakers out of the way; the route timeout is off for streams.
+    return f"""\
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
+static_resources:
+  listeners:
+  - name: web
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: web
+          codec_type: AUTO
+          generate_request_id: false
+          route_config:
+            name: local
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: backend, timeout: 0s}}
+              typed_per_filter_config:
+                envoy.filters.http.cors:
+                  "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
+                  allow_origin_string_match: [{{safe_regex: {{regex: ".*"}}}}]
+                  allow_methods: "POST, GET, OPTIONS"
+                  allow_headers: "content-type,x-grpc-web,x-user-agent,grpc-timeout"
+                  expose_headers: "grpc-status,grpc-message"
+                  max_age: "86400"
+          http_filters:
+          - name: envoy.filters.http.grpc_web
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb
+          - name: envoy.filters.http.cors
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+              dynamic_stats: false
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{http2_protocol_options: {{}}}}
+    circuit_breakers:
+      thresholds:
+      - {{max_connections: 1000000, max_pending_requests: 1000000, max_requests: 1000000}}
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}}}
+"""
+
+
+def ours_config(port: int, admin_port: int, upstream_port: int) -> str:
+    return f"""\
+workers: 1
+log_level: warn
+listeners:
+  - name: web
+    address: 127.0.0.1:{port}
+    cors: {{allow_origins: ["*"]}}
+    routes:
+      - prefix: /
+        cluster: backend
+clusters:
+  - name: backend
+    endpoints: [127.0.0.1:{upstream_port}]
+admin:
+  address: 127.0.0.1:{admin_port}
+"""
+
+
+def start_proxy(name: str, binary: str | None, work: str, upstream_port: int) -> Target:
+    """Starts Envoy or our proxy on core 0 and checks it with one unary gRPC-Web call."""
+    port, admin_port = free_port(), free_port()
+    if binary is None or not os.path.exists(binary):
+        target = Target(name, port, None)
+        target.error = f"binary not available ({binary})"
+        return target
+    config_path = os.path.join(work, f"{name}.yaml")
+    log_path = os.path.join(work, f"{name}.log")
+    if name == "envoy":
+        with open(config_path, "w") as f:
+            f.write(envoy_config(port, admin_port, upstream_port))
+        argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart",
+                "-l", "warn", "--base-id", str(os.getpid() % 1000)]
+    else:
+        with open(config_path, "w") as f:
+            f.write(ours_config(port, admin_port, upstream_port))
+        argv = [binary, "--config", config_path]
+    process = Process(name, argv, log_path, PROXY_CPU)
+    target = Target(name, port, process)
+    if not wait_for_port(port, 20, process):
+        target.error = f"did not start listening: {process.log_tail()}"
+        return target
+    try:
+        grpcweb.sanity_check(port)
+    except Exception as e:  # any failure here only disables this target
+        target.error = f"sanity call failed: {e}"
+    return target
