@@ -39,3 +39,19 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def core_times(core: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one CPU core from /proc/stat."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{core} "):
+                values = [int(v) for v in line.split()[1:]]
+                idle = values[3] + values[4]  # idle + iowait
+                return sum(values) - idle, sum(values)
+    return 0, 0
+
+
+def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0

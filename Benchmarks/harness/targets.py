@@ -22,10 +22,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen) -> bool:
+def wait_for_port(port: int, timeout: float, process: "Process") -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if not process.alive():
             return False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -201,8 +201,7 @@ def start_proxy(name: str, binary: str | None, work: str, upstream_port: int) ->
     if name == "envoy":
         with open(config_path, "w") as f:
             f.write(envoy_config(port, admin_port, upstream_port))
-        argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart",
-                "-l", "warn", "--base-id", str(os.getpid() % 1000)]
+        argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart", "-l", "warn"]
     else:
         with open(config_path, "w") as f:
             f.write(ours_config(port, admin_port, upstream_port))

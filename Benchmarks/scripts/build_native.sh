@@ -2,6 +2,7 @@
 # Builds the benchmark's native helpers into WORK_DIR (default Benchmarks/.work):
 #   upstream_server  C++ gRPC upstream (protoc + grpc_cpp_plugin output is generated there too)
 #   stream_sink      fast HTTP/1.1 gRPC-Web streaming reader
+#   ws_pingpong      grpc-websockets bidi ping-pong client (epoll, one thread)
 # Each is rebuilt only when one of its sources is newer than the binary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,4 +30,9 @@ fi
 if needs_build "$work/stream_sink" "$here/clients/stream_sink.cc"; then
     echo "bench: building stream_sink" >&2
     g++ -O2 -std=c++17 -Wall -o "$work/stream_sink" "$here/clients/stream_sink.cc"
+fi
+
+if needs_build "$work/ws_pingpong" "$here/clients/ws_pingpong.cc"; then
+    echo "bench: building ws_pingpong" >&2
+    g++ -O2 -std=c++17 -Wall -o "$work/ws_pingpong" "$here/clients/ws_pingpong.cc"
 fi

@@ -206,7 +206,12 @@ public final class EventLoop: @unchecked Sendable {  // safe: mutable state is l
             guard Int(fd) < registrations.count, let reg = registrations[Int(fd)], reg.generation == generation else { return nil }
             return reg
         }
-        guard let reg = current(), let handler = reg.handler else { return }
+        guard let reg = current() else { return }
+        guard let handler = reg.handler else {
+            // The owner was released without unregistering: drop the fd, or level-triggered epoll would spin.
+            unregister(fd: fd)
+            return
+        }
         let readable = events & (CProxyLinux_EPOLLIN | CProxyLinux_EPOLLRDHUP) != 0
         let writable = events & CProxyLinux_EPOLLOUT != 0
         let failed = events & (CProxyLinux_EPOLLERR | CProxyLinux_EPOLLHUP) != 0

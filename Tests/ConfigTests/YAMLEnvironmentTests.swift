@@ -24,6 +24,10 @@ final class YAMLEnvironmentTests: XCTestCase {
             """, "{a: fallback, b: 10.0.0.7, c: used when empty, d: , e: \"\", f: a:b}", environment: environment)
     }
 
+    func testReferencesInsideFlowCollectionsStayWhole() {
+        assertYAML("e: [${HOST}:${PORT}, {k: ${MISSING:-a: b}}]", "{e: [10.0.0.7:50051, {k: a: b}]}", environment: environment)
+    }
+
     func testSubstitutedValuesAreNotReparsed() {
         // A value containing YAML syntax stays one scalar.
         assertYAML("a: ${V}", "{a: [x]: y # z}", environment: ["V": "[x]: y # z"])
@@ -46,6 +50,7 @@ final class YAMLEnvironmentTests: XCTestCase {
 
     func testMalformedReferences() {
         assertYAMLError("a: ${HOST", line: 1, column: 4, "unterminated '${' in value (expected '}')", environment: environment)
+        assertYAMLError("a: [${HOST]", line: 1, column: 5, "unterminated '${' in value (expected '}')", environment: environment)
         assertYAMLError("a: ${}", line: 1, column: 4, "invalid environment variable name \"\" in '${...}'")
         assertYAMLError("a: ${1X}", line: 1, column: 4, "invalid environment variable name \"1X\" in '${...}'")
         assertYAMLError("a: ${A-B}", line: 1, column: 4, "invalid environment variable name \"A-B\" in '${...}'")

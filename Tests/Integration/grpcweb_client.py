@@ -365,6 +365,7 @@ class GrpcWebResult:
     header_list: list = field(default_factory=list)
     messages: list = field(default_factory=list)
     arrivals: list = field(default_factory=list)
+    raw_offsets: list = field(default_factory=list)  # raw body bytes received when each message was parsed
     trailers: dict = field(default_factory=dict)
     trailer_frames: int = 0
     grpc_status: int | None = None
@@ -457,6 +458,7 @@ class StreamingCall:
         self._queue: collections.deque = collections.deque()
         self._done = False
         self._raw = []
+        self._raw_len = 0
         self._bin = []
 
     def _send_bg(self, data: bytes) -> None:
@@ -498,6 +500,7 @@ class StreamingCall:
                 self._finish(clean=False)
                 continue
             self._raw.append(piece)
+            self._raw_len += len(piece)
             if self.text_response:
                 try:
                     piece = self._b64.feed(piece)
@@ -516,6 +519,7 @@ class StreamingCall:
                         r.error = "data frame after the trailer frame"
                     r.messages.append(payload)
                     r.arrivals.append(now)
+                    r.raw_offsets.append(self._raw_len)
                     self._queue.append(payload)
 
     def _handle_trailers(self, flags: int, payload: bytes) -> None:

@@ -82,7 +82,8 @@ def test_server_stream_arrives_spread_out(harness, browser_proxy, mode):
     assert all(len(m) == 8 for m in msgs)
     t = r["arrivals"]
     gaps = [b - a for a, b in zip(t, t[1:])]
-    assert all(g >= 200 for g in gaps), f"messages bunched together: gaps {gaps} ms"
+    # 300 ms apart at the source; 150 ms leaves room for scheduling jitter while buffering would show ~0 ms.
+    assert all(g >= 150 for g in gaps), f"messages bunched together: gaps {gaps} ms"
     assert t[-1] - t[0] >= 1000, t
 
 

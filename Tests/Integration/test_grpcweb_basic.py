@@ -148,6 +148,11 @@ def test_server_stream_is_not_buffered(proxy, text):
     assert_ok(r, [stream_message(k, 32) for k in range(5)])
     gaps = [b - a for a, b in zip(r.arrivals, r.arrivals[1:])]
     assert all(g >= 0.150 for g in gaps), f"messages arrived together: gaps {gaps}"
+    assert "chunked" in r.headers.get("transfer-encoding", "").lower()
+    assert "content-length" not in r.headers
+    if text:
+        # grpc-web JS decodes only 4-aligned prefixes: every flush must end on a padded quantum
+        assert all(off % 4 == 0 for off in r.raw_offsets), r.raw_offsets
 
 
 def test_request_metadata_reaches_upstream(proxy):

@@ -6,7 +6,7 @@ Each test also checks that the proxy keeps serving afterwards.
 
 from __future__ import annotations
 
-import base64
+import socket
 import time
 
 import pytest
@@ -71,6 +71,48 @@ def test_upstream_unreachable_is_unavailable(start_proxy):
     assert r.elapsed < 1.0 + 1.5, f"took {r.elapsed:.2f}s for a refused connection"
     r = call(p.base_url, STREAM, [b"x"], text=True, timeout_s=10)
     assert_status(r, 14)
+
+
+@pytest.fixture
+def blackhole_address():
+    """An address whose TCP connects hang: a listener that never accepts, its accept queue full
+    (Linux then drops new SYNs), so connect_timeout is what ends the attempt."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    addr = listener.getsockname()
+    fillers = []
+    for _ in range(3):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(addr)
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    time.sleep(0.1)
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    try:
+        probe.connect(addr)
+        pytest.skip("cannot make a hanging connect on this host")
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    yield f"{addr[0]}:{addr[1]}"
+    for s in fillers:
+        s.close()
+    listener.close()
+
+
+def test_upstream_connect_timeout_is_unavailable(start_proxy, blackhole_address):
+    p = start_proxy(clusters=[cluster("backend", blackhole_address, connect_timeout="500ms")])
+    t0 = time.monotonic()
+    r = call(p.base_url, UNARY, [b"x"], timeout_s=10)
+    elapsed = time.monotonic() - t0
+    assert_status(r, 14)
+    assert 0.4 <= elapsed <= 0.5 + 1.5, f"UNAVAILABLE after {elapsed:.2f}s with connect_timeout 500ms"
 
 
 def test_upstream_never_answering_hits_deadline(start_proxy, fault_upstream):

@@ -181,6 +181,28 @@ def test_slow_but_complete_headers_within_timeout_are_fine(start_proxy):
     assert r.grpc_status == 0 and r.messages == [b"slow"]
 
 
+def test_idle_keepalive_connection_is_closed(start_proxy):
+    p = start_proxy(top_extra={"limits": {"idle_timeout": "1s"}})
+    with HTTPConnection(p.base_url, timeout_s=10) as c:
+        c.send(grpc_request(payload=b"idle"))
+        r = read_call(c)
+        assert r.grpc_status == 0
+        t0 = time.monotonic()
+        assert c.wait_closed(5), "idle keep-alive connection never closed"
+        elapsed = time.monotonic() - t0
+    assert 0.8 <= elapsed <= 3.0, f"closed after {elapsed:.2f}s with idle_timeout 1s"
+
+
+def test_active_stream_is_not_idle(start_proxy):
+    """A server stream that keeps sending is activity: idle_timeout must not cut it."""
+    p = start_proxy(top_extra={"limits": {"idle_timeout": "1s"}})
+    r = call(p.base_url, STREAM, [b"abcd"], metadata={"x-stream-count": "6", "x-stream-interval-ms": "400"})
+    assert r.grpc_status == 0 and len(r.messages) == 6, (r.grpc_status, r.grpc_message, len(r.messages), r.error)
+    # a connection waiting for a slow upstream answer has an active request: not idle either
+    r = call(p.base_url, UNARY, [b"slow"], metadata={"x-delay-ms": "2000"})
+    assert r.grpc_status == 0 and r.messages == [b"slow"], (r.grpc_status, r.grpc_message, r.error)
+
+
 # -- admin and lifecycle ----------------------------------------------------------------
 
 

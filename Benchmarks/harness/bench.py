@@ -1,0 +1,131 @@
+"""Benchmark driver: direct vs Envoy vs ours, alternating round by round, medians reported.
+
+    python3 bench.py --upstream BIN --sink BIN --ws-client BIN --envoy BIN --ours BIN --work DIR --json FILE
+
+Run through Benchmarks/run.sh, which installs and builds everything and pins this process to
+core 1 (the load generators inherit that; proxies are started on core 0). Environment knobs for
+quick runs while developing: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_IDLE (5000),
+BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws).
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import report
+import scenarios
+import targets
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def measure_safely(name: str, target: targets.Target, settings: scenarios.Settings) -> dict:
+    """One measurement; any failure becomes {"error": ...} so the run always completes."""
+    if not target.usable():
+        return {"error": target.error or "unusable"}
+    try:
+        return scenarios.run(name, target, settings)
+    except Exception as e:  # a broken target must not stop the other columns
+        message = f"{type(e).__name__}: {e}"
+        if not target.usable():
+            message += f" (process died: {target.error})"
+        return {"error": message}
+
+
+def brief(result: dict) -> str:
+    if "error" in result:
+        return "FAILED " + result["error"][:160]
+    for key in ("calls_per_s", "mb_per_s", "rss_kib_per_conn", "per_s"):
+        if key in result:
+            return f"{key}={result[key]:,.1f} errors={result.get('errors', 0)}"
+    return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for option in ("upstream", "sink", "ws-client", "envoy", "ours", "work", "json"):
+        parser.add_argument(f"--{option}", required=option not in ("envoy", "ours"))
+    args = parser.parse_args()
+
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
+    settings = scenarios.Settings(work=args.work, sink=args.sink, ws_client=args.ws_client,
+                                  seconds=float(os.environ.get("BENCH_SECONDS", "5")),
+                                  idle_connections=int(os.environ.get("BENCH_IDLE", "5000")))
+    chosen = os.environ.get("BENCH_SCENARIOS", ",".join(scenarios.ORDER)).split(",")
+    per_round = [s for s in scenarios.ORDER if s in chosen and s != "idle"]
+    started = time.monotonic()
+
+    upstream, upstream_port = targets.start_upstream(args.upstream, args.work)
+    settings.upstream_pid = upstream.pid
+    all_targets = [targets.Target("direct", upstream_port, None)]
+    for name, binary in (("envoy", args.envoy), ("ours", args.ours)):
+        target = targets.start_proxy(name, binary, args.work, upstream_port)
+        log(f"{name}: " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
+        all_targets.append(target)
+
+    raw = {s: {t.name: [] for t in all_targets if t.name not in scenarios.NOT_APPLICABLE.get(s, set())}
+           for s in scenarios.ORDER if s in chosen}
+    try:
+        warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
+        for target in all_targets:
+            if target.usable():
+                measure_safely("unary64", target, warm)  # warm caches, pools and upstream connections
+
+        for round_index in range(rounds):
+            # Rotate who goes first so slow drift on the shared machine does not favour one column.
+            order = all_targets[round_index % 3:] + all_targets[:round_index % 3]
+            for scenario in per_round:
+                for target in order:
+                    if target.name in raw[scenario]:
+                        result = measure_safely(scenario, target, settings)
+                        raw[scenario][target.name].append(result)
+                        log(f"round {round_index + 1}/{rounds} {scenario:<8} {target.name:<6} {brief(result)}")
+
+        if "idle" in raw:
+            # Once per proxy, last: a second pass would mostly reuse memory freed by the first.
+            for target in all_targets:
+                if target.name in raw["idle"]:
+                    result = measure_safely("idle", target, settings)
+                    raw["idle"][target.name].append(result)
+                    log(f"idle     {target.name:<6} {brief(result)}")
+    finally:
+        for target in all_targets[1:]:
+            target.stop()
+        upstream.stop()
+
+    counters = None
+    try:
+        with open(upstream.log_path) as f:
+            lines = [l for l in f.read().splitlines() if l.startswith("{")]
+        counters = json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        pass
+
+    summary = report.aggregate(raw)
+    print()
+    print(report.table(summary, settings))
+    problems = report.failures(summary)
+    if problems:
+        print("\nfailures:\n" + problems)
+    document = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cores": os.cpu_count(), "kernel": platform.release()},
+        "settings": {"rounds": rounds, **{k: v for k, v in settings.__dict__.items() if k not in ("work", "sink", "ws_client", "upstream_pid")}},
+        "pinning": {"proxy": "core 0", "upstream_and_clients": "core 1"},
+        "targets": {t.name: {"error": t.error} for t in all_targets},
+        "summary": summary,
+        "rounds": raw,
+        "upstream_counters": counters,
+        "seconds_total": round(time.monotonic() - started, 1),
+    }
+    report.write_json(args.json, document)
+    print(f"\nJSON: {args.json}  ({document['seconds_total']} s of measuring)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

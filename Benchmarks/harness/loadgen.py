@@ -1,0 +1,116 @@
+"""Runs the load generators and turns their output into plain numbers.
+
+direct (native gRPC over h2c): h2load, latencies from its per-request log.
+proxies (gRPC-Web over HTTP/1.1): wrk with lua/grpcweb_unary.lua, which checks every reply's
+grpc-status; the C++ stream_sink for server streaming.
+Every generator inherits the harness's pinning to core 1.
+"""
+import json
+import math
+import os
+import re
+import subprocess
+
+import grpcweb
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "..", "lua", "grpcweb_unary.lua")
+
+
+class MeasureError(Exception):
+    """A measurement that produced no usable numbers (tool failed, timed out, nothing parsed)."""
+
+
+def _run(argv: list, timeout: float) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise MeasureError(f"{os.path.basename(argv[0])} timed out after {timeout:.0f}s (stall?)")
+    if result.returncode != 0:
+        raise MeasureError(f"{os.path.basename(argv[0])} exited {result.returncode}: "
+                           f"{(result.stderr or result.stdout)[-400:]}")
+    return result.stdout
+
+
+def percentile(sorted_values: list, p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = math.ceil(p / 100.0 * len(sorted_values))
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
+
+
+def wrk_unary(port: int, connections: int, seconds: float, mode: str) -> dict:
+    """gRPC-Web unary calls through a proxy; mode is "binary" or "text"."""
+    out = _run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", LUA,
+                f"http://127.0.0.1:{port}{grpcweb.ECHO_PATH}", "--", mode], timeout=seconds + 30)
+    match = re.search(r"^BENCHJSON (.*)$", out, re.MULTILINE)
+    if not match:
+        raise MeasureError(f"no result line from wrk: {out[-300:]}")
+    r = json.loads(match.group(1))
+    duration = r["duration_us"] / 1e6
+    return {"calls": r["ok"], "calls_per_s": r["ok"] / duration, "p50_us": r["p50_us"], "p99_us": r["p99_us"],
+            "errors": r["grpc_errors"] + r["http_errors"],
+            # wrk counts a connection the server closed as a read error: keep-alive was not kept.
+            "socket_errors": r["socket_errors"]}
+
+
+def h2load_unary(port: int, connections: int, seconds: float, work: str) -> dict:
+    """Native gRPC unary calls straight to the upstream."""
+    body = os.path.join(work, "echo_request.bin")
+    log = os.path.join(work, "h2load_requests.log")
+    with open(body, "wb") as f:
+        f.write(grpcweb.frame(grpcweb.ECHO_MESSAGE))
+    out = _run(["h2load", "-t1", f"-c{connections}", "-m1", f"-D{seconds:g}", "-d", body,
+                "-H", "content-type: application/grpc", "-H", "te: trailers", "--log-file", log,
+                f"http://127.0.0.1:{port}{grpcweb.ECHO_PATH}"], timeout=seconds + 30)
+    latencies = []
+    non_200 = 0
+    with open(log) as f:
+        for line in f:
+            fields = line.split("\t")
+            if len(fields) < 3:
+                continue
+            if fields[1] != "200":
+                non_200 += 1
+            else:
+                latencies.append(int(fields[2]))
+    os.remove(log)
+    counts = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+                       r"(\d+) errored, (\d+) timeout", out)
+    if not counts or not latencies:
+        raise MeasureError(f"h2load gave no results: {out[-300:]}")
+    latencies.sort()
+    failed = int(counts.group(2)) + int(counts.group(3)) + int(counts.group(4))
+    return {"calls": len(latencies), "calls_per_s": len(latencies) / seconds,
+            "p50_us": percentile(latencies, 50), "p99_us": percentile(latencies, 99),
+            "errors": non_200 + failed, "socket_errors": 0}
+
+
+def sink_stream(sink: str, port: int, total: int, message: int) -> dict:
+    """One server-streaming gRPC-Web call through a proxy, read by the C++ stream_sink."""
+    out = _run([sink, "127.0.0.1", str(port), grpcweb.STREAM_PATH, str(total), str(message)], timeout=60)
+    r = json.loads(out.strip().splitlines()[-1])
+    if "error" in r:
+        raise MeasureError(r["error"])
+    ok = r["http"] == 200 and r["grpc_status"] == 0 and r["messages"] * message >= total
+    return {"bytes": r["body_bytes"], "seconds": r["seconds"], "mb_per_s": r["body_bytes"] / r["seconds"] / 1e6,
+            "errors": 0 if ok else 1}
+
+
+def h2load_stream(port: int, total: int, message: int, work: str) -> dict:
+    """The same streaming call as native gRPC straight to the upstream."""
+    body = os.path.join(work, "stream_request.bin")
+    with open(body, "wb") as f:
+        f.write(grpcweb.frame(grpcweb.stream_request(total, message)))
+    out = _run(["h2load", "-t1", "-c1", "-n1", "-d", body, "-H", "content-type: application/grpc",
+                "-H", "te: trailers", f"http://127.0.0.1:{port}{grpcweb.STREAM_PATH}"], timeout=60)
+    finished = re.search(r"finished in ([\d.]+)(ms|s|us)", out)
+    data = re.search(r"traffic: .* total, .* headers .*, .*\((\d+)\) data", out)
+    ok = re.search(r"1 succeeded", out) and re.search(r"status codes: 1 2xx", out)
+    if not finished or not data:
+        raise MeasureError(f"h2load gave no results: {out[-300:]}")
+    seconds = float(finished.group(1)) / {"s": 1, "ms": 1e3, "us": 1e6}[finished.group(2)]
+    nbytes = int(data.group(1))
+    return {"bytes": nbytes, "seconds": seconds, "mb_per_s": nbytes / seconds / 1e6,
+            "errors": 0 if ok and nbytes >= total else 1}
