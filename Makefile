@@ -1,0 +1,45 @@
+# grpc-web-proxy — every command a newcomer needs.
+#   make demo     build and run the proxy in front of a demo gRPC service, with a browser page
+#   make test     install test dependencies, build, run all unit and integration tests
+#   make bench    our proxy vs Envoy vs direct, one run (see Benchmarks/README.md)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+SYSTEM_DEPS := libnghttp2-dev libssl-dev pkg-config
+TEST_DEPS := chromium curl
+PROXY_DEBUG := .build/debug/grpc-web-proxy
+PROXY_RELEASE := .build/release/grpc-web-proxy
+
+.PHONY: deps test-deps build release test unit-test integration-test demo bench clean
+
+deps:
+	bash .ci/install-deps.sh $(SYSTEM_DEPS)
+
+test-deps: deps
+	bash .ci/install-deps.sh $(TEST_DEPS)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements.txt
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release --product grpc-web-proxy
+
+unit-test: test-deps
+	swift build --build-tests
+	swift test --skip-build
+
+integration-test: test-deps build
+	PROXY_BIN=$(CURDIR)/$(PROXY_DEBUG) $(PYTHON) -m pytest Tests/Integration -q -p no:cacheprovider
+
+# Everything: unit tests (XCTest) then integration tests (pytest, real grpcio server, WebSocket client, Chromium).
+test: unit-test integration-test
+
+demo: release
+	bash deploy/demo/run-demo.sh
+
+bench:
+	bash Benchmarks/run.sh
+
+clean:
+	rm -rf .build .build-*
