@@ -47,6 +47,8 @@ public final class TCPConnection: FileEventHandler {
     private var closeWhenDrained = false
     private var shutdownWhenDrained = false
     private var writeShut = false
+    /// While corked, writes only queue; `uncork` sends everything with one writev.
+    public private(set) var isCorked = false
 
     /// Wraps an accepted, already non-blocking socket and starts reading.
     public init(loop: EventLoop, fd: Int32, readBuffer: LoopReadBuffer) {
@@ -137,7 +139,7 @@ public final class TCPConnection: FileEventHandler {
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !writeShut, bytes.count > 0 else { return }
         var offset = 0
-        if bufferedBytes == 0 && !connecting {
+        if bufferedBytes == 0 && !connecting && !isCorked {
             let n = sendRaw(bytes.baseAddress!, bytes.count)
             if n < 0 { return }
             offset = n
@@ -145,13 +147,13 @@ public final class TCPConnection: FileEventHandler {
         if offset < bytes.count {
             queue.append(Array(bytes[offset...]))
             bufferedBytes += bytes.count - offset
-            updateInterest()
+            if !isCorked { updateInterest() }
         }
     }
 
     public func write(_ bytes: [UInt8]) {
         guard !isClosed, !writeShut, !bytes.isEmpty else { return }
-        if bufferedBytes == 0 && !connecting {
+        if bufferedBytes == 0 && !connecting && !isCorked {
             let n = bytes.withUnsafeBytes { sendRaw($0.baseAddress!, $0.count) }
             if n < 0 { return }
             if n == bytes.count { return }
@@ -161,7 +163,7 @@ public final class TCPConnection: FileEventHandler {
             queue.append(bytes)
             bufferedBytes += bytes.count
         }
-        updateInterest()
+        if !isCorked { updateInterest() }
     }
 
     /// Writes several pieces with one writev (e.g. chunk header, payload, CRLF).
@@ -170,7 +172,7 @@ public final class TCPConnection: FileEventHandler {
         let total = parts.reduce(0) { $0 + $1.count }
         if total == 0 { return }
         var written = 0
-        if bufferedBytes == 0 && !connecting {
+        if bufferedBytes == 0 && !connecting && !isCorked {
             var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
             while true {
                 let n = writev(fd, &iov, Int32(iov.count))
@@ -192,7 +194,19 @@ public final class TCPConnection: FileEventHandler {
         }
         queue.append(rest)
         bufferedBytes += rest.count
-        updateInterest()
+        if !isCorked { updateInterest() }
+    }
+
+    /// Holds writes back so several small ones (a response head, a chunk, a trailer) leave in one writev.
+    public func cork() {
+        isCorked = true
+    }
+
+    /// Sends what was queued while corked.
+    public func uncork() {
+        guard isCorked else { return }
+        isCorked = false
+        if bufferedBytes > 0 && !connecting && !isClosed { flushQueue() }
     }
 
     /// Returns bytes sent (maybe 0), or -1 after failing the connection.

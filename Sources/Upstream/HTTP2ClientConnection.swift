@@ -29,6 +29,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     /// Streams submitted before the connection was up.
     private var waiting: [UpstreamStream] = []
     private var flushScheduled = false
+    private var flushing = false
+    private var flushAgain = false
     private var processing = false
     private var connectTimer: TimerHandle?
     private var pingTimer: TimerHandle?
@@ -82,6 +84,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialStreamWindow)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxResponseHeaderBytes)),
+            // Larger DATA frames from the server mean fewer callbacks and fewer downstream chunks for big messages.
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: 256 * 1024),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &iv, iv.count)
         nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.initialConnectionWindow))
@@ -117,18 +121,33 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     private func submit(_ stream: UpstreamStream) {
         guard let session else { return }
+        // nghttp2 copies names and values during submit, so one scratch allocation holding all of them only has
+        // to live for the call.
+        var total = 0
+        for (n, v) in stream.requestHeaders { total += n.utf8.count + v.utf8.count }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+        defer { storage.deallocate() }
         var nvs: [nghttp2_nv] = []
         nvs.reserveCapacity(stream.requestHeaders.count)
-        // nghttp2 copies names and values during submit; the C strings only need to live for the call.
-        let cStrings = stream.requestHeaders.map { (Array($0.0.utf8), Array($0.1.utf8)) }
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: dataReadCallback)
-        let id: Int32 = cStrings.withUnsafeBufferPointers { pairs in
-            for (name, value) in pairs {
-                nvs.append(nghttp2_nv(name: UnsafeMutablePointer(mutating: name.baseAddress), value: UnsafeMutablePointer(mutating: value.baseAddress),
-                                      namelen: name.count, valuelen: value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        var offset = 0
+        func place(_ s: String) -> (UnsafeMutablePointer<UInt8>, Int) {
+            let start = storage.baseAddress! + offset
+            var n = 0
+            var copy = s
+            copy.withUTF8 { utf8 in
+                n = utf8.count
+                if n > 0 { start.copyMemory(from: utf8.baseAddress!, byteCount: n) }
             }
-            return nghttp2_submit_request(session, nil, nvs, nvs.count, &provider, nil)
+            offset += n
+            return (start.assumingMemoryBound(to: UInt8.self), n)
         }
+        for (name, value) in stream.requestHeaders {
+            let (np, nl) = place(name)
+            let (vp, vl) = place(value)
+            nvs.append(nghttp2_nv(name: np, value: vp, namelen: nl, valuelen: vl, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        }
+        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: dataReadCallback)
+        let id = nghttp2_submit_request(session, nil, nvs, nvs.count, &provider, nil)
         if id < 0 {
             stream.connection = nil
             stream.finish(.connectionLost("cannot submit request: \(String(cString: nghttp2_strerror(id)))"))
@@ -186,22 +205,35 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     }
 
     /// Moves nghttp2's pending frames into the socket until nghttp2 has nothing or the socket is backed up.
+    /// Corked, so the frames of many calls leave in one writev. Re-entry (the uncork's drain callback) loops
+    /// here instead of recursing.
     private func flush() {
-        guard let session, let tcp, state != .connecting, state != .closed else { return }
-        while tcp.bufferedBytes < HTTP2ClientConnection.outputHighWatermark {
-            var data: UnsafePointer<UInt8>?
-            let n = nghttp2_session_mem_send(session, &data)
-            if n < 0 {
-                shutdown(reason: "nghttp2 send error: \(String(cString: nghttp2_strerror(Int32(n))))", connectFailed: false)
+        if flushing { flushAgain = true; return }
+        flushing = true
+        defer { flushing = false }
+        repeat {
+            flushAgain = false
+            guard let session, let tcp, state != .connecting, state != .closed else { return }
+            tcp.cork()
+            while tcp.bufferedBytes < HTTP2ClientConnection.outputHighWatermark {
+                var data: UnsafePointer<UInt8>?
+                let n = nghttp2_session_mem_send(session, &data)
+                if n < 0 {
+                    tcp.uncork()
+                    shutdown(reason: "nghttp2 send error: \(String(cString: nghttp2_strerror(Int32(n))))", connectFailed: false)
+                    return
+                }
+                if n == 0 { break }
+                tcp.write(UnsafeRawBufferPointer(start: data, count: n))
+                if tcp.isClosed { return }
+            }
+            tcp.uncork()
+            if tcp.isClosed { return }
+            if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 && tcp.bufferedBytes == 0 {
+                shutdown(reason: "connection finished (GOAWAY)", connectFailed: false)
                 return
             }
-            if n == 0 { break }
-            tcp.write(UnsafeRawBufferPointer(start: data, count: n))
-            if tcp.isClosed { return }
-        }
-        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 && tcp.bufferedBytes == 0 {
-            shutdown(reason: "connection finished (GOAWAY)", connectFailed: false)
-        }
+        } while flushAgain
     }
 
     // MARK: TCPConnectionDelegate
@@ -430,27 +462,4 @@ private let onStreamCloseCallback: nghttp2_on_stream_close_callback = { _, strea
 private let dataReadCallback: nghttp2_data_source_read_callback = { _, streamID, buf, length, flags, _, userData in
     guard let buf, let flags else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
     return connection(userData).readBody(streamID: streamID, into: buf, length: length, flags: flags)
-}
-
-extension Array where Element == ([UInt8], [UInt8]) {
-    /// Gives stable pointers to every name/value pair for the duration of `body`.
-    func withUnsafeBufferPointers<R>(_ body: ([(UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)]) -> R) -> R {
-        var pointers: [(UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)] = []
-        pointers.reserveCapacity(count)
-        // Copy into one contiguous allocation so every pointer stays valid until `body` returns.
-        let total = reduce(0) { $0 + $1.0.count + $1.1.count }
-        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Swift.max(total, 1))
-        defer { storage.deallocate() }
-        var offset = 0
-        for (name, value) in self {
-            let n = UnsafeMutableBufferPointer(rebasing: storage[offset..<offset + name.count])
-            _ = n.initialize(from: name)
-            offset += name.count
-            let v = UnsafeMutableBufferPointer(rebasing: storage[offset..<offset + value.count])
-            _ = v.initialize(from: value)
-            offset += value.count
-            pointers.append((UnsafeBufferPointer(n), UnsafeBufferPointer(v)))
-        }
-        return body(pointers)
-    }
 }

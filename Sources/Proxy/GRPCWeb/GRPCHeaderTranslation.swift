@@ -29,7 +29,7 @@ public enum GRPCHeaderTranslation {
         if let timeoutNanos { h.append(("grpc-timeout", GRPCTimeout.encode(nanoseconds: timeoutNanos))) }
         var sawAcceptEncoding = false
         for (name, value) in metadata {
-            let lower = name.lowercased()
+            let lower = name.asciiLowercased()
             if droppedRequestHeaders.contains(lower) || lower.hasPrefix(":") { continue }
             if lower == "grpc-accept-encoding" { sawAcceptEncoding = true }
             h.append((lower, value))
@@ -41,8 +41,10 @@ public enum GRPCHeaderTranslation {
 
     /// application/grpc-web[-text][+proto] -> application/grpc[+proto].
     static func upstreamContentType(_ requestType: String?) -> String {
-        guard let t = requestType?.lowercased() else { return "application/grpc" }
-        return t.contains("+proto") ? "application/grpc+proto" : "application/grpc"
+        // Only the four proto forms reach here (GRPCWebContentType.classify); a suffix check is enough and
+        // avoids the generic substring search, which showed up in profiles.
+        guard let t = requestType else { return "application/grpc" }
+        return t.utf8.count >= 6 && t.utf8.suffix(6).elementsEqual("+proto".utf8) ? "application/grpc+proto" : "application/grpc"
     }
 
     /// Response headers to copy downstream (pseudo-headers and connection-specific ones removed).
@@ -66,5 +68,14 @@ public enum GRPCHeaderTranslation {
         var f: [(String, String)] = [("grpc-status", String(code.rawValue))]
         if !message.isEmpty { f.append(("grpc-message", GRPCMessageEncoding.percentEncode(message))) }
         return f
+    }
+}
+
+extension String {
+    /// Lower-cases ASCII letters; returns self (no allocation) when there are none, the common case for
+    /// metadata keys.
+    func asciiLowercased() -> String {
+        if !utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return self }
+        return String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }

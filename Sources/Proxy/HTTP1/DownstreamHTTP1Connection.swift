@@ -260,14 +260,29 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         if !keepAlive { h.append(("Connection", "close")) }
         HTTP1ResponseWriter.writeHead(status: status, headers: h, into: &out)
         out += body
-        tcp.write(out)
+        writeResponseBytes(out)
         responseFinished()
     }
 
     // MARK: Exchange plumbing
 
-    func writeResponseBytes(_ bytes: [UInt8]) { tcp.write(bytes) }
-    func writeResponseParts(_ parts: [UnsafeRawBufferPointer]) { tcp.write(parts: parts) }
+    func writeResponseBytes(_ bytes: [UInt8]) {
+        corkUntilEndOfIteration()
+        tcp.write(bytes)
+    }
+
+    func writeResponseParts(_ parts: [UnsafeRawBufferPointer]) {
+        corkUntilEndOfIteration()
+        tcp.write(parts: parts)
+    }
+
+    /// A response's head, data and trailers usually come out of one upstream read: cork so they leave in one
+    /// writev at the end of the loop iteration instead of one syscall each.
+    private func corkUntilEndOfIteration() {
+        guard !tcp.isCorked, !tcp.isClosed else { return }
+        tcp.cork()
+        worker.loop.deferUntilEndOfIteration { [tcp] in tcp.uncork() }
+    }
     var bufferedResponseBytes: Int { tcp.bufferedBytes }
     var isDraining: Bool { worker.draining }
     var connectionWillClose: Bool { !keepAlive }

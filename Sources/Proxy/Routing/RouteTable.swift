@@ -44,14 +44,17 @@ public struct RouteTable: Sendable {
     }
 
     /// "/pkg.Service/Method" -> ("pkg.Service", "pkg.Service/Method"); nil parts when the path has another shape.
+    /// Works on UTF-8 offsets: String index arithmetic showed up in profiles of the per-call path.
     static func split(_ path: String) -> (service: String?, method: String?) {
         let utf8 = path.utf8
-        guard utf8.first == UInt8(ascii: "/") else { return (nil, nil) }
-        let rest = path.dropFirst()
-        guard let slash = rest.firstIndex(of: "/") else { return (nil, nil) }
-        let service = String(rest[rest.startIndex..<slash])
-        let methodName = rest[rest.index(after: slash)...]
-        if service.isEmpty || methodName.isEmpty || methodName.contains("/") { return (service.isEmpty ? nil : service, nil) }
-        return (service, String(rest))
+        let slash = UInt8(ascii: "/")
+        guard utf8.first == slash else { return (nil, nil) }
+        let afterFirst = utf8.index(after: utf8.startIndex)
+        guard let second = utf8[afterFirst...].firstIndex(of: slash) else { return (nil, nil) }
+        let service = String(path[afterFirst..<second])
+        let methodStart = utf8.index(after: second)
+        if service.isEmpty { return (nil, nil) }
+        if methodStart == utf8.endIndex || utf8[methodStart...].contains(slash) { return (service, nil) }
+        return (service, String(path[afterFirst...]))
     }
 }
