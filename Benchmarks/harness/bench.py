@@ -62,14 +62,14 @@ def main() -> int:
     upstream, upstream_port = targets.start_upstream(args.upstream, args.work)
     settings.upstream_pid = upstream.pid
     all_targets = [targets.Target("direct", upstream_port, None)]
-    for name, binary in (("envoy", args.envoy), ("ours", args.ours)):
-        target = targets.start_proxy(name, binary, args.work, upstream_port)
-        log(f"{name}: " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
-        all_targets.append(target)
-
-    raw = {s: {t.name: [] for t in all_targets if t.name not in scenarios.NOT_APPLICABLE.get(s, set())}
+    raw = {s: {name: [] for name in report.TARGETS if name not in scenarios.NOT_APPLICABLE.get(s, set())}
            for s in scenarios.ORDER if s in chosen}
     try:
+        for name, binary in (("envoy", args.envoy), ("ours", args.ours)):
+            target = targets.start_proxy(name, binary, args.work, upstream_port)
+            log(f"{name}: " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
+            all_targets.append(target)
+
         warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
         for target in all_targets:
             if target.usable():

@@ -102,6 +102,7 @@ def start_upstream(binary: str, work: str) -> tuple[Process, int]:
     port = free_port()
     process = Process("upstream", [binary, str(port)], os.path.join(work, "upstream.log"), CLIENT_CPU)
     if not wait_for_port(port, 10, process):
+        process.stop()
         raise RuntimeError(f"upstream did not start: {process.log_tail()}")
     return process, port
 
