@@ -5,12 +5,15 @@ import Glibc
 public import Proxy
 import Synchronization
 import Transport
+import Upstream
 
 /// The process: one worker thread (event loop) per configured worker, each with its own SO_REUSEPORT listening
 /// socket per listener and its own upstream pools; the admin endpoint on worker 0; signals on the main thread.
 public final class ProxyServer: Sendable {
     public let config: ProxyConfig
     public let stats = ProxyStats()
+    /// Resolves cluster endpoints at start and re-resolves host names on its own thread afterwards.
+    private let resolver: EndpointResolver
     private let draining = Atomic<Bool>(false)
     private let workers: Mutex<[EventLoopThread]> = Mutex([])
     /// Bound addresses, readable after `start` (tests use port 0).
@@ -21,6 +24,7 @@ public final class ProxyServer: Sendable {
 
     public init(config: ProxyConfig) {
         self.config = config
+        self.resolver = EndpointResolver(clusters: config.clusters)
     }
 
     /// Resolves addresses, binds every listener on every worker and starts the loops. Throws if a listener
@@ -34,16 +38,7 @@ public final class ProxyServer: Sendable {
             }
             listenerAddresses.append((ListenerContext(config: l), addr))
         }
-        var clusterAddresses: [String: [SocketAddress]] = [:]
-        for c in config.clusters {
-            var all: [SocketAddress] = []
-            for ep in c.endpoints {
-                let r = SocketAddress.resolve(host: ep.host, port: ep.port)
-                if r.isEmpty { Log.warn("upstream", "cluster \(c.name): cannot resolve \(ep)") }
-                all += r
-            }
-            clusterAddresses[c.name] = all
-        }
+        let clusterEndpoints = resolver.resolveAll()
         let adminAddress: SocketAddress? = try config.admin.map { a in
             guard let addr = SocketAddress.resolve(host: a.address.host, port: a.address.port, passive: true).first else {
                 throw SocketError.resolve("admin address \(a.address)")
@@ -52,7 +47,7 @@ public final class ProxyServer: Sendable {
         }
 
         // Port 0 listeners: the first worker's socket picks the port, the others bind the same one.
-        let clusters = clusterAddresses
+        let clusters = clusterEndpoints
         var resolvedListeners = listenerAddresses
         let startErrors = Mutex<[String]>([])
         let ready = Atomic<Int>(0)
@@ -114,6 +109,13 @@ public final class ProxyServer: Sendable {
             stop()
             throw ServerStartError(message: errors.joined(separator: "; "))
         }
+        // DNS answers go to every worker's loop; each pool swaps its endpoint list there, without locks.
+        resolver.start { [self] cluster, endpoints in
+            for w in self.workers.withLock({ $0 }) {
+                let loop = w.loop
+                loop.execute { WorkerRegistry.context(on: loop)?.updateEndpoints(cluster: cluster, endpoints) }
+            }
+        }
         let bound = boundAddresses.withLock { $0 }
         for (name, addr) in bound.sorted(by: { $0.key < $1.key }) {
             Log.info("server", "\(name) listening on \(addr)")
@@ -142,6 +144,7 @@ public final class ProxyServer: Sendable {
     }
 
     public func stop() {
+        resolver.stop()
         let ws = workers.withLock { $0 }
         for w in ws { w.loop.stop() }
         for w in ws { w.join() }
@@ -177,6 +180,11 @@ enum WorkerRegistry {
         let e = entry(loop)
         e.ctx = ctx
         e.listeners = listeners
+    }
+
+    /// The worker context of `loop`; call on that loop's thread only.
+    static func context(on loop: EventLoop) -> WorkerContext? {
+        entry(loop).ctx
     }
 
     static func keep(_ object: AnyObject, on loop: EventLoop) {

@@ -197,10 +197,9 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     private func scheduleFlush() {
         if processing || flushScheduled { return }
         flushScheduled = true
-        loop.deferUntilEndOfIteration { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flush()
+        loop.deferUntilEndOfIteration { [self] in
+            flushScheduled = false
+            flush()
         }
     }
 

@@ -30,7 +30,9 @@ public protocol UpstreamStreamDelegate: AnyObject {
 /// One call on an upstream HTTP/2 connection, created by a `ClusterPool` before a connection is chosen, so a call
 /// can wait for a connection and be retried on another one when the server provably never processed it.
 public final class UpstreamStream {
-    public weak var delegate: (any UpstreamStreamDelegate)?
+    /// Strong on purpose (a weak reference costs a side-table allocation per call); the cycle with the delegate
+    /// is broken when the stream finishes or is cancelled.
+    public var delegate: (any UpstreamStreamDelegate)?
     let requestHeaders: [(String, String)]
     /// Request body bytes not yet handed to nghttp2 (pendingBody[pendingOffset...]).
     var pendingBody: [UInt8] = []
@@ -39,10 +41,17 @@ public final class UpstreamStream {
     /// A copy of what was sent, kept while small, so a refused stream can be replayed on another connection.
     var replay: [UInt8]? = []
     static let replayLimit = 64 * 1024
-    var retriesLeft = 1
+    /// Further attempts allowed when the call provably never reached a server (set from the cluster's `retries`).
+    var retriesLeft = 0
 
-    weak var connection: HTTP2ClientConnection?
-    weak var pool: ClusterPool?
+    /// Strong; cleared when the stream leaves the connection (closed, reset or connection shut down).
+    var connection: HTTP2ClientConnection?
+    var pool: ClusterPool?
+    /// The endpoint of the current attempt, and every endpoint tried so far: retries go elsewhere when they can.
+    weak var endpoint: PoolEndpoint?
+    var triedEndpoints: [ObjectIdentifier] = []
+    /// A health-check call: kept out of passive outlier detection.
+    var isProbe = false
     var streamID: Int32 = -1
     var dataDeferred = false
     var receivedHeaders = false
@@ -115,6 +124,7 @@ public final class UpstreamStream {
     func finish(_ failure: UpstreamFailure?) {
         guard !isFinished else { return }
         isFinished = true
+        pool?.streamFinished(self, failure: failure)
         let d = delegate
         delegate = nil
         d?.upstreamDidClose(self, failure: failure)
@@ -123,13 +133,20 @@ public final class UpstreamStream {
     /// True if the call provably did not reach the server and can be sent again elsewhere.
     var canRetry: Bool { !receivedHeaders && retriesLeft > 0 && replay != nil }
 
-    /// Prepares for a new attempt: the body replays from the saved copy.
+    func hasTried(_ ep: PoolEndpoint) -> Bool {
+        triedEndpoints.contains(ObjectIdentifier(ep))
+    }
+
+    /// Prepares for a new attempt. A stream that was submitted may have handed body bytes to nghttp2: those replay
+    /// from the saved copy. One that only waited for a connection still holds its whole body.
     func resetForRetry() {
         retriesLeft -= 1
         connection = nil
+        if streamID > 0 {
+            pendingBody = replay ?? []
+            pendingOffset = 0
+        }
         streamID = -1
         dataDeferred = false
-        pendingBody = replay ?? []
-        pendingOffset = 0
     }
 }

@@ -10,8 +10,10 @@ import Upstream
 /// untouched, text is base64-decoded per 4-char quantum); each upstream DATA frame is written to the browser at
 /// once as one chunk, and the HTTP/2 window is given back only when the browser's socket has taken the bytes.
 final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
-    private weak var connection: DownstreamHTTP1Connection?
+    /// Strong (no per-call weak side table); the connection drops its reference when the exchange finishes.
+    private var connection: DownstreamHTTP1Connection?
     private let head: HTTPRequestHead
+    private let fields: GRPCWebRequestFields
     private let route: RouteConfig
     private let pool: ClusterPool
     private let requestEncoding: GRPCWebEncoding
@@ -37,36 +39,38 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private var nonGRPCBody: [UInt8] = []
     private static let nonGRPCBodyLimit = 16 * 1024
 
-    init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead, route: RouteConfig, pool: ClusterPool,
-         requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
+    init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead, fields: GRPCWebRequestFields, route: RouteConfig,
+         pool: ClusterPool, requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
         self.connection = connection
         self.head = head
+        self.fields = fields
         self.route = route
         self.pool = pool
         self.requestEncoding = requestEncoding
-        self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: head.headers["accept"])
+        self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: fields.accept)
         self.corsHeaders = corsHeaders
         self.stats = connection.worker.stats
         self.loop = connection.worker.loop
         let limits = connection.worker.config.limits
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
         responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, allowTrailerFrames: false,
-                                           allowCompressed: head.headers["grpc-accept-encoding"] != nil, label: "response")
+                                           allowCompressed: fields.grpcAcceptEncoding != nil, label: "response")
         chunked = head.versionMinor >= 1
     }
 
     func start() {
         stats.callsActive.add(1)
         // The shorter of the browser's grpc-timeout and the route's timeout is enforced here and forwarded.
-        var deadline: Int64? = head.headers["grpc-timeout"].flatMap(GRPCTimeout.parse)
+        var deadline: Int64? = fields.grpcTimeout.flatMap(GRPCTimeout.parse)
         let routeTimeout = route.timeout.nanoseconds
         if routeTimeout > 0 { deadline = min(deadline ?? Int64.max, routeTimeout) }
         deadlineNanos = deadline
         if let deadline {
-            deadlineTimer = loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [weak self] in self?.deadlineExpired() }
+            // Strong capture: the timer is always cancelled when the call ends, which releases the closure.
+            deadlineTimer = loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [self] in deadlineExpired() }
         }
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
-            path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: head.headers["content-type"],
+            path: head.target, authority: fields.host ?? route.cluster, contentType: fields.contentType,
             metadata: head.headers, timeoutNanos: deadline)
         stream = pool.startStream(headers: headers, delegate: self)
     }

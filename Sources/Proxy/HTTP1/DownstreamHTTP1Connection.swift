@@ -28,6 +28,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private var pendingInput: [UInt8] = []
     private var headerTimer: TimerHandle?
     private var idleTimer: TimerHandle?
+    private var lastActivity: UInt64 = 0
     private var readPauseReasons: UInt8 = 0
     static let pausedForPipelining: UInt8 = 1
     static let pausedForUpstream: UInt8 = 2
@@ -51,21 +52,33 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
 
     // MARK: Timers
 
+    /// Marks the connection idle from now. The timer is lazy: it is armed once and, when it fires early, re-armed
+    /// for the remaining time, so a busy keep-alive connection costs no timer work per request.
     private func armIdleTimer() {
-        worker.loop.cancelTimer(idleTimer)
-        idleTimer = nil
-        guard limits.idleTimeout > .zero else { return }
-        idleTimer = worker.loop.scheduleTimer(after: limits.idleTimeout) { [weak self] in
-            guard let self, !self.inRequest else { return }
-            Log.debug("http1", "closing idle connection after \(self.limits.idleTimeout)")
-            self.close()
+        lastActivity = worker.loop.now
+        guard idleTimer == nil, limits.idleTimeout > .zero else { return }
+        scheduleIdleCheck(afterNanos: UInt64(limits.idleTimeout.nanoseconds))
+    }
+
+    private func scheduleIdleCheck(afterNanos delay: UInt64) {
+        idleTimer = worker.loop.scheduleTimer(afterNanos: delay) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            // Busy (a request in progress or a head arriving): the end of the request re-arms the timer.
+            if self.inRequest || self.headerTimer != nil || self.closed { return }
+            let limit = UInt64(self.limits.idleTimeout.nanoseconds)
+            let idle = self.worker.loop.now &- self.lastActivity
+            if idle >= limit {
+                Log.debug("http1", "closing idle connection after \(self.limits.idleTimeout)")
+                self.close()
+            } else {
+                self.scheduleIdleCheck(afterNanos: limit - idle)
+            }
         }
     }
 
     private func armHeaderTimer() {
         guard headerTimer == nil, limits.headerReadTimeout > .zero else { return }
-        worker.loop.cancelTimer(idleTimer)
-        idleTimer = nil
         headerTimer = worker.loop.scheduleTimer(after: limits.headerReadTimeout) { [weak self] in
             guard let self else { return }
             self.headerTimer = nil
@@ -161,8 +174,6 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         discardingBody = false
         keepAlive = head.keepAlive && !worker.draining
         currentHead = head
-        worker.loop.cancelTimer(idleTimer)
-        idleTimer = nil
 
         if head.isUpgrade, head.headers["upgrade"]?.lowercased() == "websocket" {
             startWebSocket(head)
@@ -176,7 +187,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             sendPlainError(405, "method \(head.method) not allowed: gRPC-Web calls use POST", extra: [("Allow", "POST, OPTIONS")])
             return
         }
-        let contentType = head.headers["content-type"] ?? ""
+        let fields = GRPCWebRequestFields(head.headers)
+        let contentType = fields.contentType ?? ""
         guard let encoding = GRPCWebContentType.classify(contentType) else {
             let why = GRPCWebContentType.looksLikeGRPCWeb(contentType)
                 ? "unsupported gRPC-Web content-type \"\(contentType)\": use application/grpc-web(+proto) or application/grpc-web-text(+proto)"
@@ -186,7 +198,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
         let route = listener.routes.match(path: head.path, headers: head.headers)
         let cors = route?.cors ?? listener.config.cors
-        let corsHeaders = CORSResponder.responseHeaders(origin: head.headers["origin"], policy: cors)
+        let corsHeaders = fields.origin == nil ? [] : CORSResponder.responseHeaders(origin: fields.origin, policy: cors)
         guard let route else {
             sendGRPCLocalReply(.unimplemented, "no route for \(head.path)", encoding: encoding, head: head, corsHeaders: corsHeaders)
             return
@@ -196,7 +208,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             return
         }
         worker.stats.grpcWebCallsTotal.add(1)
-        let call = GRPCWebCall(connection: self, head: head, route: route, pool: pool, requestEncoding: encoding, corsHeaders: corsHeaders)
+        let call = GRPCWebCall(connection: self, head: head, fields: fields, route: route, pool: pool, requestEncoding: encoding, corsHeaders: corsHeaders)
         exchange = call
         call.start()
     }

@@ -16,15 +16,24 @@ public final class WorkerContext {
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
     var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
 
-    public init(id: Int, loop: EventLoop, config: ProxyConfig, stats: ProxyStats, resolvedClusters: [String: [SocketAddress]]) {
+    /// Worker 0 also runs the clusters' active health checks; their verdicts reach the other workers through the
+    /// `SharedEndpoint`s they all hold.
+    public init(id: Int, loop: EventLoop, config: ProxyConfig, stats: ProxyStats, resolvedClusters: [String: [SharedEndpoint]]) {
         self.id = id
         self.loop = loop
         self.config = config
         self.stats = stats
         for cluster in config.clusters {
-            pools[cluster.name] = ClusterPool(name: cluster.name, loop: loop, addresses: resolvedClusters[cluster.name] ?? [],
-                                              settings: UpstreamSettings(cluster), readBuffer: readBuffer)
+            let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: resolvedClusters[cluster.name] ?? [],
+                                   settings: UpstreamSettings(cluster), readBuffer: readBuffer, seed: id)
+            pools[cluster.name] = pool
+            if id == 0 { pool.startHealthChecks() }
         }
+    }
+
+    /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
+    public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {
+        pools[cluster]?.updateEndpoints(endpoints)
     }
 
     public var openConnections: Int { connections.count }
@@ -50,20 +59,6 @@ public final class WorkerContext {
     public func startDrain() {
         draining = true
         for c in Array(connections.values) { c.drain() }
-    }
-}
-
-extension UpstreamSettings {
-    init(_ c: ClusterConfig) {
-        self.init()
-        connectTimeout = c.connectTimeout
-        maxConcurrentStreams = c.maxConcurrentStreams
-        maxConnectionsPerEndpoint = c.maxConnectionsPerEndpoint
-        maxPending = c.maxPending
-        keepaliveInterval = c.keepaliveInterval
-        keepaliveTimeout = c.keepaliveTimeout
-        initialStreamWindow = c.initialStreamWindow
-        initialConnectionWindow = c.initialConnectionWindow
     }
 }
 

@@ -1,0 +1,33 @@
+import Synchronization
+public import Transport
+
+/// One resolved endpoint of a cluster as the whole process knows it: its address and the active health
+/// checker's verdict. The resolver creates these (one object per address, kept while DNS keeps returning the
+/// address) and hands the same objects to every worker; the health checker runs on one worker and writes the
+/// verdict here, every other worker reads it with a relaxed atomic load when it picks an endpoint. So health
+/// costs no lock and no cross-thread message on the request path, and a worker that receives a DNS update
+/// gets the current verdict with it.
+public final class SharedEndpoint: Sendable, CustomStringConvertible {
+    public let address: SocketAddress
+    /// `address.description`, computed once: the identity used to compare DNS answers.
+    public let key: String
+    private let healthy = Atomic<Bool>(true)
+
+    /// Endpoints start healthy: a new process or a freshly resolved address is used at once, and the first
+    /// failed checks take it out, rather than failing every call until the first check has run.
+    public init(address: SocketAddress) {
+        self.address = address
+        self.key = address.description
+    }
+
+    /// The health checker's verdict (always true for clusters without `health_check`).
+    public var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    /// Publishes a verdict. Returns true when it changed.
+    @discardableResult
+    func setHealthy(_ value: Bool) -> Bool {
+        healthy.exchange(value, ordering: .relaxed) != value
+    }
+
+    public var description: String { key }
+}
