@@ -12,8 +12,9 @@ public struct DownstreamLimits: Sendable {
     public var headerReadTimeout: Duration
     /// Keep-alive idle time before the connection is closed (`idle_timeout`); 0 = none.
     public var idleTimeout: Duration
-    /// Bytes queued for one downstream socket before the proxy stops reading upstream
-    /// (`write_buffer_limit`).
+    /// Request bytes one call may hold toward a slow upstream before the proxy stops reading the browser
+    /// (`write_buffer_limit`). The other direction needs no such buffer: the HTTP/2 window is given back only when
+    /// the browser's socket has taken the bytes, so at most `initial_stream_window` waits per call.
     public var writeBufferLimit: Int
     /// Open downstream connections per process (`max_connections`).
     public var maxConnections: Int

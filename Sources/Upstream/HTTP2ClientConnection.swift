@@ -413,7 +413,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
             stream.pendingOffset = 0
             if stream.requestBodyEnded { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
         }
-        if left < UpstreamStream.bodyLowWatermark && left + n >= UpstreamStream.bodyLowWatermark {
+        // Crossing the low watermark, or emptying (a limit below the watermark pauses below it too).
+        if left == 0 || (left < UpstreamStream.bodyLowWatermark && left + n >= UpstreamStream.bodyLowWatermark) {
             stream.delegate?.upstreamRequestBodyDrained(stream)
         }
         return n

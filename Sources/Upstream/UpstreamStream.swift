@@ -1,4 +1,4 @@
-public import EventLoop
+import EventLoop
 
 /// Why an upstream stream ended without a clean END_STREAM from the server.
 public enum UpstreamFailure: Sendable, Equatable {
@@ -61,8 +61,7 @@ public final class UpstreamStream {
     /// Bytes delivered to the delegate and not yet consumed.
     var unconsumed = 0
 
-    /// Above this many buffered request-body bytes the downstream should stop reading.
-    public static let bodyHighWatermark = 256 * 1024
+    /// `upstreamRequestBodyDrained` fires when the buffered request body falls below this (or empties).
     static let bodyLowWatermark = 64 * 1024
 
     init(requestHeaders: [(String, String)], delegate: any UpstreamStreamDelegate) {

@@ -23,6 +23,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private let loop: EventLoop
 
     private var stream: UpstreamStream?
+    /// Request bytes waiting for the upstream window above which the browser is no longer read.
+    private let requestBufferLimit: Int
     private var requestScanner: GRPCFrameScanner
     private var responseScanner: GRPCFrameScanner
     private var base64Decoder = Base64StreamDecoder()
@@ -52,6 +54,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         self.stats = connection.worker.stats
         self.loop = connection.worker.loop
         let limits = connection.worker.config.limits
+        requestBufferLimit = limits.writeBufferLimit
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
         responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, allowTrailerFrames: false,
                                            allowCompressed: fields.grpcAcceptEncoding != nil, label: "response")
@@ -102,7 +105,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             fail(.internalError, "\(error)")
             return
         }
-        if stream.bufferedRequestBytes > UpstreamStream.bodyHighWatermark {
+        if stream.bufferedRequestBytes > requestBufferLimit {
             connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
         }
     }

@@ -175,7 +175,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             failCall(scanError.status, scanError.message)
             return
         }
-        if stream.bufferedRequestBytes > UpstreamStream.bodyHighWatermark {
+        if stream.bufferedRequestBytes > worker.config.limits.writeBufferLimit {
             connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
         }
     }
