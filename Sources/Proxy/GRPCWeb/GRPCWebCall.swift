@@ -39,7 +39,6 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     /// A non-gRPC upstream answer: its HTTP status, and the start of its body for grpc-message.
     private var nonGRPCStatus: Int?
     private var nonGRPCBody: [UInt8] = []
-    private static let nonGRPCBodyLimit = 16 * 1024
 
     init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead, fields: GRPCWebRequestFields, route: RouteConfig,
          pool: ClusterPool, requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
@@ -158,9 +157,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
         guard !finished, let connection else { stream.consume(bytes.count); return }
         if nonGRPCStatus != nil {
-            if nonGRPCBody.count < Self.nonGRPCBodyLimit {
-                nonGRPCBody.append(contentsOf: bytes.prefix(Self.nonGRPCBodyLimit - nonGRPCBody.count))
-            }
+            let limit = UpstreamFailureStatus.nonGRPCBodyLimit
+            if nonGRPCBody.count < limit { nonGRPCBody.append(contentsOf: bytes.prefix(limit - nonGRPCBody.count)) }
             stream.consume(bytes.count)
             return
         }
@@ -223,8 +221,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
         if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
         guard !finished else { return }
-        switch failure {
-        case nil:
+        guard let failure else {
             if nonGRPCStatus != nil {
                 finishNonGRPC()
             } else if !responseStarted {
@@ -232,29 +229,19 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             } else {
                 fail(.internalError, "upstream ended the stream without trailers")
             }
-        case .reset(let code)?:
-            stats.upstreamFailuresTotal.add(1)
-            fail(GRPCStatusCode.fromHTTP2ErrorCode(code), "upstream reset the stream (HTTP/2 error code \(code))")
-        case .connectFailed(let why)?:
-            stats.upstreamFailuresTotal.add(1)
-            fail(.unavailable, "upstream connect error: \(why)")
-        case .connectionLost(let why)?:
-            stats.upstreamFailuresTotal.add(1)
-            fail(.unavailable, why)
-        case .overloaded(let why)?:
-            stats.upstreamFailuresTotal.add(1)
-            fail(.unavailable, why)
+            return
         }
+        stats.upstreamFailuresTotal.add(1)
+        let (code, message) = UpstreamFailureStatus.status(for: failure)
+        fail(code, message)
     }
 
     // MARK: Endings
 
     private func finishNonGRPC() {
-        let status = nonGRPCStatus ?? 0
-        var message = String(decoding: nonGRPCBody, as: UTF8.self).trimmingWhitespace()
-        if message.isEmpty { message = "upstream answered HTTP \(status) without gRPC status" }
         stats.upstreamFailuresTotal.add(1)
-        fail(GRPCStatusCode.fromHTTPStatus(status), message, cancelUpstream: false)
+        let (code, message) = UpstreamFailureStatus.status(forHTTPStatus: nonGRPCStatus ?? 0, body: nonGRPCBody)
+        fail(code, message, cancelUpstream: false)
     }
 
     private func deadlineExpired() {
@@ -335,14 +322,5 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         // The browser is gone: RST_STREAM(CANCEL) upstream at once.
         stream?.cancel()
         if pendingConsume > 0 { stream?.consume(pendingConsume); pendingConsume = 0 }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

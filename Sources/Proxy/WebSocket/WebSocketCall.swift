@@ -240,7 +240,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
         guard !callFinished, let connection, !socketClosing else { stream.consume(bytes.count); return }
         if nonGRPCStatus != nil {
-            if nonGRPCBody.count < 16 * 1024 { nonGRPCBody.append(contentsOf: bytes.prefix(16 * 1024 - nonGRPCBody.count)) }
+            let limit = UpstreamFailureStatus.nonGRPCBodyLimit
+            if nonGRPCBody.count < limit { nonGRPCBody.append(contentsOf: bytes.prefix(limit - nonGRPCBody.count)) }
             stream.consume(bytes.count)
             return
         }
@@ -263,19 +264,13 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
         if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
         guard !callFinished else { return }
-        switch failure {
-        case nil:
+        guard let failure else {
             if nonGRPCStatus != nil { finishNonGRPC() } else { failCall(.internalError, "upstream ended the stream without trailers", cancel: false) }
-        case .reset(let code)?:
-            worker.stats.upstreamFailuresTotal.add(1)
-            failCall(GRPCStatusCode.fromHTTP2ErrorCode(code), "upstream reset the stream (HTTP/2 error code \(code))", cancel: false)
-        case .connectFailed(let why)?:
-            worker.stats.upstreamFailuresTotal.add(1)
-            failCall(.unavailable, "upstream connect error: \(why)", cancel: false)
-        case .connectionLost(let why)?, .overloaded(let why)?:
-            worker.stats.upstreamFailuresTotal.add(1)
-            failCall(.unavailable, why, cancel: false)
+            return
         }
+        worker.stats.upstreamFailuresTotal.add(1)
+        let (code, message) = UpstreamFailureStatus.status(for: failure)
+        failCall(code, message, cancel: false)
     }
 
     func upstreamRequestBodyDrained(_ stream: UpstreamStream) {
@@ -283,11 +278,9 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     }
 
     private func finishNonGRPC() {
-        let status = nonGRPCStatus ?? 0
-        var message = String(decoding: nonGRPCBody, as: UTF8.self).trimmingWhitespace()
-        if message.isEmpty { message = "upstream answered HTTP \(status) without gRPC status" }
         worker.stats.upstreamFailuresTotal.add(1)
-        failCall(GRPCStatusCode.fromHTTPStatus(status), message, cancel: false)
+        let (code, message) = UpstreamFailureStatus.status(forHTTPStatus: nonGRPCStatus ?? 0, body: nonGRPCBody)
+        failCall(code, message, cancel: false)
     }
 
     // MARK: Endings
