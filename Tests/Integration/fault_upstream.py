@@ -52,6 +52,7 @@ class Counters:
         self.data_bytes = 0
         self.last_headers: dict[str, str] = {}
         self.refused_so_far = 0
+        self.pings_received = 0
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -65,6 +66,7 @@ class Counters:
                 "resets_received": dict(self.resets_received),
                 "data_bytes": self.data_bytes,
                 "last_headers": dict(self.last_headers),
+                "pings_received": self.pings_received,
             }
 
 
@@ -186,6 +188,9 @@ class Handler(socketserver.BaseRequestHandler):
                         name = code_name(ev.error_code)
                         COUNTERS.resets_received[name] = COUNTERS.resets_received.get(name, 0) + 1
                     pending.pop(ev.stream_id, None)
+                elif isinstance(ev, h2.events.PingReceived):
+                    with COUNTERS.lock:
+                        COUNTERS.pings_received += 1
                 elif isinstance(ev, h2.events.ConnectionTerminated):
                     closing_at = closing_at or time.monotonic()
             self._flush_pending(conn, pending)
