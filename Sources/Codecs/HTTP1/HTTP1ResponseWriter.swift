@@ -10,6 +10,9 @@ public enum HTTP1ResponseWriter {
     /// "HTTP/1.1 <status> <reason>\r\n" + "name: value\r\n"... + "\r\n".
     /// `status` must be a three-digit code.
     public static func writeHead(status: Int, headers: [(String, String)], into out: inout [UInt8]) {
+        var estimate = 40
+        for (n, v) in headers { estimate += n.utf8.count + v.utf8.count + 4 }
+        out.reserveCapacity(out.count + estimate)
         writeStatusLine(status, into: &out)
         for (name, value) in headers { writeField(name, value, into: &out) }
         out.append(contentsOf: chunkTrailer)
@@ -99,13 +102,21 @@ public enum HTTP1ResponseWriter {
         out.append(contentsOf: chunkTrailer)
     }
 
+    /// Validates and appends one field in a single pass over contiguous UTF-8 (String views iterated byte by
+    /// byte showed up in per-call profiles).
     private static func writeField(_ name: String, _ value: String, into out: inout [UInt8]) {
-        guard !name.isEmpty, name.utf8.allSatisfy(ASCII.isTokenChar),
-              value.utf8.allSatisfy(ASCII.isFieldValueChar) else { return }
-        out.append(contentsOf: name.utf8)
-        out.append(ASCII.colon)
-        out.append(ASCII.sp)
-        out.append(contentsOf: value.utf8)
-        out.append(contentsOf: chunkTrailer)
+        var name = name
+        var value = value
+        name.withUTF8 { n in
+            value.withUTF8 { v in
+                guard !n.isEmpty, n.allSatisfy(ASCII.isTokenChar), v.allSatisfy(ASCII.isFieldValueChar) else { return }
+                out.append(contentsOf: n)
+                out.append(ASCII.colon)
+                out.append(ASCII.sp)
+                out.append(contentsOf: v)
+                out.append(ASCII.cr)
+                out.append(ASCII.lf)
+            }
+        }
     }
 }

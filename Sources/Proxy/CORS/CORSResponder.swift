@@ -9,6 +9,8 @@ public enum CORSResponder {
     static let grpcWebRequestHeaders = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"]
     /// Response headers the JS clients must be able to read.
     static let grpcWebExposedHeaders = ["grpc-status", "grpc-message"]
+    /// The expose list when no extra headers are configured (the common case), built once.
+    static let defaultExposeValue = grpcWebExposedHeaders.joined(separator: ", ")
 
     public enum PreflightResult {
         case allowed([(String, String)])
@@ -49,7 +51,9 @@ public enum CORSResponder {
         guard let policy, let origin, policy.allows(origin: origin) else { return [] }
         var h: [(String, String)] = [
             ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Expose-Headers", (grpcWebExposedHeaders + policy.exposeHeaders.map { $0.lowercased() }).joined(separator: ", ")),
+            ("Access-Control-Expose-Headers", policy.exposeHeaders.isEmpty
+                ? defaultExposeValue
+                : (grpcWebExposedHeaders + policy.exposeHeaders.map { $0.lowercased() }).joined(separator: ", ")),
             ("Vary", "Origin"),
         ]
         if policy.allowCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }

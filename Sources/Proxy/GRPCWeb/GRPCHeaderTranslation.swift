@@ -4,14 +4,26 @@ public import HTTP1Codec
 /// Header rules between HTTP/1.1 gRPC-Web and native gRPC over HTTP/2 (PROTOCOLS.md §1.5, §1.6, §4).
 public enum GRPCHeaderTranslation {
     /// HTTP/1 connection-specific fields (never valid in HTTP/2) and fields the proxy rewrites itself.
-    static let droppedRequestHeaders: Set<String> = [
-        "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-        "content-length", "content-type", "grpc-timeout", "http2-settings", "expect",
-    ]
-    static let droppedResponseHeaders: Set<String> = [
-        "content-length", "content-type", "connection", "keep-alive", "transfer-encoding", "trailer", "upgrade",
-        "proxy-connection",
-    ]
+    /// A switch rather than a Set: comparing small strings beats hashing them on the per-call path.
+    static func isDroppedRequestHeader(_ lowerName: String) -> Bool {
+        switch lowerName {
+        case "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+             "content-length", "content-type", "grpc-timeout", "http2-settings", "expect":
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func isDroppedResponseHeader(_ name: String) -> Bool {
+        switch name {
+        case "content-length", "content-type", "connection", "keep-alive", "transfer-encoding", "trailer", "upgrade",
+             "proxy-connection":
+            return true
+        default:
+            return false
+        }
+    }
 
     /// Native gRPC request headers for an HTTP/1.1 gRPC-Web request (or the metadata of a WebSocket call).
     /// - Parameter timeoutNanos: the remaining deadline to forward, nil for none.
@@ -30,7 +42,7 @@ public enum GRPCHeaderTranslation {
         var sawAcceptEncoding = false
         for (name, value) in metadata {
             let lower = name.asciiLowercased()
-            if droppedRequestHeaders.contains(lower) || lower.hasPrefix(":") { continue }
+            if lower.utf8.first == UInt8(ascii: ":") || isDroppedRequestHeader(lower) { continue }
             if lower == "grpc-accept-encoding" { sawAcceptEncoding = true }
             h.append((lower, value))
         }
@@ -49,7 +61,7 @@ public enum GRPCHeaderTranslation {
 
     /// Response headers to copy downstream (pseudo-headers and connection-specific ones removed).
     public static func downstreamResponseHeaders(_ upstream: [(String, String)]) -> [(String, String)] {
-        upstream.filter { !$0.0.hasPrefix(":") && !droppedResponseHeaders.contains($0.0) }
+        upstream.filter { $0.0.utf8.first != UInt8(ascii: ":") && !isDroppedResponseHeader($0.0) }
     }
 
     /// True if an upstream answer is native gRPC (PROTOCOLS.md §1.8): 200 with application/grpc*, or
