@@ -124,7 +124,19 @@ public final class ClusterPool {
 
     /// Healthy (active checks) and not ejected (passive detection).
     private func isAvailable(_ ep: PoolEndpoint, _ now: UInt64) -> Bool {
-        ep.shared.isHealthy && !ep.outlier.isEjected(now: now)
+        ep.shared.isHealthy && !isEjected(ep, now)
+    }
+
+    /// Passive ejection, lifted early when the health checker has since seen the endpoint recover (a failure
+    /// streak that active checks prove over should not keep a good endpoint out for the whole back-off).
+    private func isEjected(_ ep: PoolEndpoint, _ now: UInt64) -> Bool {
+        guard ep.outlier.isEjected(now: now) else { return false }
+        let recoveries = ep.shared.recoveryCount
+        guard recoveries != ep.seenRecoveries else { return true }
+        ep.seenRecoveries = recoveries
+        ep.outlier.lift(now: now)
+        Log.info("upstream", "cluster \(name): \(ep.address) passed its health checks again; ejection lifted")
+        return false
     }
 
     /// Attaches the stream to a connection, queues it, or says why neither is possible.
@@ -232,7 +244,7 @@ public final class ClusterPool {
         var unhealthy = 0
         var ejected = 0
         for ep in endpoints {
-            if !ep.shared.isHealthy { unhealthy += 1 } else if ep.outlier.isEjected(now: now) { ejected += 1 }
+            if !ep.shared.isHealthy { unhealthy += 1 } else if isEjected(ep, now) { ejected += 1 }
         }
         var parts: [String] = []
         if unhealthy > 0 { parts.append("\(unhealthy) failing health checks") }
@@ -298,7 +310,9 @@ public final class ClusterPool {
     func connectionClosed(_ c: HTTP2ClientConnection, on ep: PoolEndpoint, failedWaiting: [UpstreamStream], reason: String, connectFailed: Bool) {
         if connectFailed {
             ep.backoff.connectFailed(now: loop.now)
-            recordFailure(ep, reason)
+            // Passive detection judges real traffic: a connect failure only a health check was waiting for is the
+            // checker's business.
+            if failedWaiting.contains(where: { !$0.isProbe }) { recordFailure(ep, reason) }
         }
         for s in failedWaiting where !s.isFinished {
             s.connection = nil
@@ -376,9 +390,12 @@ public final class ClusterPool {
             return
         }
         let length = ep.outlier.eject(now: now, config: settings.outlierDetection)
+        let until = ep.outlier.ejectedUntil
+        ep.seenRecoveries = ep.shared.recoveryCount
         Log.warn("upstream", "cluster \(name): ejecting \(ep.address) for \(length) after \(streak) consecutive failures (last: \(why))")
-        loop.scheduleTimer(after: length) { [weak self, weak ep] in
-            guard let self, let ep, !ep.retired else { return }
+        _ = loop.scheduleTimer(after: length) { [weak self, weak ep] in
+            // Skipped when this ejection was lifted early (or replaced by a newer one).
+            guard let self, let ep, !ep.retired, ep.outlier.ejectedUntil == until else { return }
             Log.info("upstream", "cluster \(self.name): \(ep.address) is back from ejection")
             self.drainPending()
         }

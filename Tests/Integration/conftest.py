@@ -53,11 +53,21 @@ def require_proxy_bin() -> Path:
     return b
 
 
+_recent_ports: list[int] = []
+
+
 def free_port() -> int:
-    """A port that was free a moment ago (bind port 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bind port 0, read it, close), never one handed out recently: the kernel
+    may return the same ephemeral port twice in a row, which once gave a listener and the admin the same port."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _recent_ports:
+            _recent_ports.append(port)
+            del _recent_ports[:-64]
+            return port
+    raise RuntimeError("no fresh free port found")
 
 
 def wait_port(port: int, timeout_s: float = 10, proc: subprocess.Popen | None = None) -> bool:

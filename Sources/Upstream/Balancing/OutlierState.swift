@@ -27,6 +27,13 @@ struct OutlierState {
         return consecutiveFailures >= config.consecutiveFailures
     }
 
+    /// Ends the current ejection early (the active health checker saw the endpoint recover).
+    mutating func lift(now: UInt64) {
+        guard isEjected(now: now) else { return }
+        ejectedUntil = now
+        consecutiveFailures = 0
+    }
+
     /// Ejects the endpoint and returns for how long.
     mutating func eject(now: UInt64, config: OutlierDetectionConfig) -> Duration {
         let maxNanos = UInt64(max(0, config.maxEjectionTime.nanoseconds))

@@ -13,10 +13,13 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
     var outlier = OutlierState()
     /// Removed by a DNS update: takes no new calls, its connections close once idle.
     var retired = false
+    /// The shared recovery count last acted on (see `SharedEndpoint.recoveryCount`).
+    var seenRecoveries: UInt32
 
     init(shared: SharedEndpoint, pool: ClusterPool) {
         self.shared = shared
         self.pool = pool
+        self.seenRecoveries = shared.recoveryCount
     }
 
     var address: SocketAddress { shared.address }

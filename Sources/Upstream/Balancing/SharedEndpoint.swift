@@ -12,6 +12,9 @@ public final class SharedEndpoint: Sendable, CustomStringConvertible {
     /// `address.description`, computed once: the identity used to compare DNS answers.
     public let key: String
     private let healthy = Atomic<Bool>(true)
+    /// Bumped each time the health checker brings the endpoint back. Workers compare it with the value they saw
+    /// last: a recovery proven by active checks also lifts their passive (per-worker) ejections.
+    private let recoveries = Atomic<UInt32>(0)
 
     /// Endpoints start healthy: a new process or a freshly resolved address is used at once, and the first
     /// failed checks take it out, rather than failing every call until the first check has run.
@@ -23,10 +26,15 @@ public final class SharedEndpoint: Sendable, CustomStringConvertible {
     /// The health checker's verdict (always true for clusters without `health_check`).
     public var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
+    /// How many times the health checker has brought this endpoint back.
+    var recoveryCount: UInt32 { recoveries.load(ordering: .relaxed) }
+
     /// Publishes a verdict. Returns true when it changed.
     @discardableResult
     func setHealthy(_ value: Bool) -> Bool {
-        healthy.exchange(value, ordering: .relaxed) != value
+        let changed = healthy.exchange(value, ordering: .relaxed) != value
+        if changed && value { recoveries.add(1, ordering: .relaxed) }
+        return changed
     }
 
     public var description: String { key }

@@ -77,7 +77,7 @@ public final class EndpointResolver: Sendable {
     }
 
     private func schedule(_ i: Int, after delay: Duration, on loop: EventLoop, _ onUpdate: @escaping UpdateHandler) {
-        loop.scheduleTimer(after: delay) { [self] in
+        _ = loop.scheduleTimer(after: delay) { [self] in
             let (changed, failed) = self.refresh(i)
             let (name, list, every) = self.clusters.withLock { ($0[i].name, $0[i].current, $0[i].refresh) }
             if changed { onUpdate(name, list) }
