@@ -40,6 +40,8 @@ demo: release
 
 bench:
 	bash Benchmarks/run.sh
+	swift build -c release --scratch-path .build-bench --product CodecBenchmarks
+	.build-bench/release/CodecBenchmarks
 
 clean:
 	rm -rf .build .build-*
