@@ -154,6 +154,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
             return
         }
         stream.streamID = id
+        stream.windowConnection = self
         streams[id] = stream
         scheduleFlush()
     }

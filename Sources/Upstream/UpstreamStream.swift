@@ -46,6 +46,10 @@ public final class UpstreamStream {
 
     /// Strong; cleared when the stream leaves the connection (closed, reset or connection shut down).
     var connection: HTTP2ClientConnection?
+    /// The connection whose flow-control window this stream's DATA used. Kept after the stream leaves the
+    /// connection: bytes still waiting for the browser's socket must be given back to the connection window when
+    /// they are written, or every call that ends before its bytes drain leaks window until the connection stalls.
+    var windowConnection: HTTP2ClientConnection?
     var pool: ClusterPool?
     /// The endpoint of the current attempt, and every endpoint tried so far: retries go elsewhere when they can.
     weak var endpoint: PoolEndpoint?
@@ -102,7 +106,7 @@ public final class UpstreamStream {
         // After cancel the connection already gave back everything delivered: nothing left to consume.
         guard n > 0, !cancelled else { return }
         unconsumed -= n
-        connection?.consume(self, n)
+        windowConnection?.consume(self, n)
     }
 
     /// Cancels the call: RST_STREAM(CANCEL) if it reached a connection, or removal from the pending queue.
