@@ -34,7 +34,9 @@ public final class EventLoop: @unchecked Sendable {  // safe: mutable state is l
     private struct Registration {
         var generation: UInt32
         var interest: IOInterest
-        weak var handler: (any FileEventHandler)?
+        /// Strong: a registered handler lives until it unregisters (every owner does, on close). A weak reference
+        /// would give every connection a side table and slow down all of its retains and releases.
+        var handler: any FileEventHandler
     }
 
     public let name: String
@@ -207,11 +209,7 @@ public final class EventLoop: @unchecked Sendable {  // safe: mutable state is l
             return reg
         }
         guard let reg = current() else { return }
-        guard let handler = reg.handler else {
-            // The owner was released without unregistering: drop the fd, or level-triggered epoll would spin.
-            unregister(fd: fd)
-            return
-        }
+        let handler = reg.handler
         let readable = events & (CProxyLinux_EPOLLIN | CProxyLinux_EPOLLRDHUP) != 0
         let writable = events & CProxyLinux_EPOLLOUT != 0
         let failed = events & (CProxyLinux_EPOLLERR | CProxyLinux_EPOLLHUP) != 0
