@@ -31,6 +31,21 @@ HEALTH_SERVING = b"\x08\x01"  # HealthCheckResponse{status: SERVING}
 HEALTH_NOT_SERVING = b"\x08\x02"  # HealthCheckResponse{status: NOT_SERVING}
 
 
+def reset_by_client(context, grace_s: float = 0.1) -> bool:
+    """True if the request stream ended because the client reset it (RST_STREAM CANCEL) rather than half-closed.
+
+    grpcio can end the request iterator before it has processed the reset, so `is_active()` may still be true for
+    a moment: look again briefly before calling the call completed (otherwise cancellations are miscounted).
+    """
+    deadline = time.monotonic() + grace_s
+    while True:
+        if not context.is_active():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+
+
 def pattern(n: int) -> bytes:
     """n bytes where byte i = i % 251 (a prime, so chunk boundaries never line up with it)."""
     block = bytes(range(251))
@@ -273,6 +288,8 @@ class Upstream:
             n += 1
             total += len(msg)
             self.stats.bump(self.stats.received, call.method)
+        if reset_by_client(context):
+            return None
         if call.fail_code() is not None:
             call.finish(trailing)
             return None
@@ -291,6 +308,8 @@ class Upstream:
             for _ in range(burst):
                 yield msg
                 self.stats.bump(self.stats.sent, call.method)
+        if reset_by_client(context):
+            return
         call.finish(trailing)
 
     # --- test.Control / grpc.health.v1.Health ----------------------------------------
