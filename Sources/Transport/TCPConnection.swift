@@ -26,7 +26,7 @@ public final class LoopReadBuffer {
     deinit { pointer.deallocate() }
 }
 
-/// A non-blocking TCP socket on one loop, with a bounded-by-owner write queue (writev), read pausing,
+/// A non-blocking TCP socket on one loop, with a contiguous write buffer (bounded by its owners), read pausing,
 /// half-close and deferred teardown. Loop-confined.
 ///
 /// Ownership: the delegate owns the connection and the connection holds the delegate strongly until it closes;
@@ -37,17 +37,20 @@ public final class TCPConnection: FileEventHandler {
     public var delegate: (any TCPConnectionDelegate)?
     private let readBuffer: LoopReadBuffer
 
-    private var queue: [[UInt8]] = []
-    private var queueHeadOffset = 0
-    /// Bytes accepted by `write` and not yet taken by the kernel.
-    public private(set) var bufferedBytes = 0
+    /// Bytes accepted by `write` and not yet taken by the kernel: `out[outHead...]`. One contiguous buffer, so a
+    /// corked write is a memcpy into reserved capacity, not an allocation (several per call otherwise).
+    private var out: [UInt8] = []
+    private var outHead = 0
+    /// Capacity kept after the buffer drains; more is released so idle connections stay small.
+    private static let retainedCapacity = 1024
+    public var bufferedBytes: Int { out.count - outHead }
     public private(set) var isClosed = false
     private var connecting = false
     private var readPaused = false
     private var closeWhenDrained = false
     private var shutdownWhenDrained = false
     private var writeShut = false
-    /// While corked, writes only queue; `uncork` sends everything with one writev.
+    /// While corked, writes only queue; `uncork` sends everything with one write.
     public private(set) var isCorked = false
 
     /// Wraps an accepted, already non-blocking socket and starts reading.
@@ -145,55 +148,47 @@ public final class TCPConnection: FileEventHandler {
             offset = n
         }
         if offset < bytes.count {
-            queue.append(Array(bytes[offset...]))
-            bufferedBytes += bytes.count - offset
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             if !isCorked { updateInterest() }
         }
     }
 
     public func write(_ bytes: [UInt8]) {
-        guard !isClosed, !writeShut, !bytes.isEmpty else { return }
-        if bufferedBytes == 0 && !connecting && !isCorked {
-            let n = bytes.withUnsafeBytes { sendRaw($0.baseAddress!, $0.count) }
-            if n < 0 { return }
-            if n == bytes.count { return }
-            queue.append(n == 0 ? bytes : Array(bytes[n...]))
-            bufferedBytes += bytes.count - n
-        } else {
-            queue.append(bytes)
-            bufferedBytes += bytes.count
-        }
-        if !isCorked { updateInterest() }
+        bytes.withUnsafeBytes { write($0) }
     }
 
     /// Writes several pieces with one writev (e.g. chunk header, payload, CRLF).
     public func write(parts: [UnsafeRawBufferPointer]) {
         guard !isClosed, !writeShut else { return }
-        let total = parts.reduce(0) { $0 + $1.count }
+        var total = 0
+        for p in parts { total += p.count }
         if total == 0 { return }
         var written = 0
         if bufferedBytes == 0 && !connecting && !isCorked {
-            var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-            while true {
-                let n = writev(fd, &iov, Int32(iov.count))
-                if n >= 0 { written = n; break }
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                fail(errno)
-                return
+            written = withUnsafeTemporaryAllocation(of: iovec.self, capacity: parts.count) { iov -> Int in
+                var count = 0
+                for p in parts where p.count > 0 {
+                    iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count)
+                    count += 1
+                }
+                while true {
+                    let n = writev(fd, iov.baseAddress, Int32(count))
+                    if n >= 0 { return n }
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+                    return -Int(errno)
+                }
             }
+            if written < 0 { fail(Int32(-written)); return }
         }
         if written == total { return }
         var skip = written
-        var rest: [UInt8] = []
-        rest.reserveCapacity(total - written)
+        out.reserveCapacity(out.count + total - written)
         for p in parts {
             if skip >= p.count { skip -= p.count; continue }
-            rest.append(contentsOf: p[skip...])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[skip...]))
             skip = 0
         }
-        queue.append(rest)
-        bufferedBytes += rest.count
         if !isCorked { updateInterest() }
     }
 
@@ -235,25 +230,24 @@ public final class TCPConnection: FileEventHandler {
 
     private func flushQueue() {
         while bufferedBytes > 0 && !isClosed {
-            let count = min(queue.count, 64)
-            var iov: [iovec] = []
-            iov.reserveCapacity(count)
-            // The arrays stay alive in `queue` during the call; their storage does not move.
-            for i in 0..<count {
-                queue[i].withUnsafeBytes { raw in
-                    let start = i == 0 ? queueHeadOffset : 0
-                    iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + start), iov_len: raw.count - start))
-                }
-            }
-            let n = writev(fd, &iov, Int32(iov.count))
+            let n = out.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + outHead, raw.count - outHead) }
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 fail(errno)
                 return
             }
-            consumeQueue(n)
+            outHead += n
             if n == 0 { break }
+        }
+        if isClosed { return }
+        if bufferedBytes == 0 {
+            if out.capacity > Self.retainedCapacity { out = [] } else { out.removeAll(keepingCapacity: true) }
+            outHead = 0
+        } else if outHead >= 64 * 1024 && outHead * 2 >= out.count {
+            // A slow reader: drop the written front so the buffer does not grow with everything ever sent.
+            out.removeFirst(outHead)
+            outHead = 0
         }
         updateInterest()
         if bufferedBytes == 0 {
@@ -266,23 +260,6 @@ public final class TCPConnection: FileEventHandler {
             if shutdownWhenDrained { shutdownWrite() }
             delegate?.connectionDidDrainWrites(self)
         }
-    }
-
-    private func consumeQueue(_ n: Int) {
-        var left = n
-        bufferedBytes -= n
-        while left > 0 {
-            let avail = queue[0].count - queueHeadOffset
-            if left >= avail {
-                left -= avail
-                queue.removeFirst()
-                queueHeadOffset = 0
-            } else {
-                queueHeadOffset += left
-                left = 0
-            }
-        }
-        if queue.isEmpty { queue = [] }
     }
 
     public func onHangup() {
@@ -310,8 +287,8 @@ public final class TCPConnection: FileEventHandler {
         isClosed = true
         loop.unregister(fd: fd)
         Glibc.close(fd)
-        queue = []
-        bufferedBytes = 0
+        out = []
+        outHead = 0
         // Release the delegate only after the current callback chain has unwound.
         loop.deferUntilEndOfIteration { [self] in self.delegate = nil }
     }
