@@ -94,7 +94,7 @@ public final class ClusterPool {
         switch place(stream, allowTried: true) {
         case .placed: break
         case .overloaded(let why): failLater(stream, .overloaded(why))
-        case .unavailable(let why): failLater(stream, .connectFailed(why))
+        case .unavailable(let why): failLater(stream, .noEndpoint(why))
         }
         return stream
     }
@@ -287,7 +287,7 @@ public final class ClusterPool {
                     break queue
                 case .unavailable(let why):
                     pending.removeFirst()
-                    s.finish(.connectFailed(why))
+                    s.finish(.noEndpoint(why))
                 }
             }
         } while drainAgain
@@ -347,7 +347,7 @@ public final class ClusterPool {
             switch self.place(stream, allowTried: true) {
             case .placed: break
             case .overloaded(let why): stream.finish(.overloaded(why))
-            case .unavailable(let why): stream.finish(.connectFailed(why))
+            case .unavailable(let why): stream.finish(.noEndpoint(why))
             }
         }
     }
@@ -373,7 +373,7 @@ public final class ClusterPool {
             recordFailure(ep, "stream reset with HTTP/2 error code \(code)")
         case .connectionLost(let why)?:
             recordFailure(ep, why)
-        case .connectFailed?, .overloaded?:
+        case .connectFailed?, .overloaded?, .noEndpoint?:
             // Connect failures are counted once per connection attempt, in connectionClosed.
             return
         }

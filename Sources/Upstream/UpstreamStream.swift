@@ -10,6 +10,8 @@ public enum UpstreamFailure: Sendable, Equatable {
     case connectionLost(String)
     /// The pool's pending queue is full.
     case overloaded(String)
+    /// No endpoint can take calls: all failing health checks or ejected (with no panic mode), or none resolved.
+    case noEndpoint(String)
 }
 
 /// Events of one upstream call. Delivered on the worker loop, from inside nghttp2 processing: a delegate may call

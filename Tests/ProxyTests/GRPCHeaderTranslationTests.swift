@@ -68,6 +68,9 @@ final class GRPCHeaderTranslationTests: XCTestCase {
         XCTAssertEqual(UpstreamFailureStatus.status(for: .connectFailed("refused")).0, .unavailable)
         XCTAssertEqual(UpstreamFailureStatus.status(for: .connectFailed("refused")).1, "upstream connect error: refused")
         XCTAssertEqual(UpstreamFailureStatus.status(for: .overloaded("full")).0, .unavailable)
+        XCTAssertEqual(UpstreamFailureStatus.status(for: .noEndpoint("cluster c has no healthy endpoint")).0, .unavailable)
+        XCTAssertEqual(UpstreamFailureStatus.status(for: .noEndpoint("cluster c has no healthy endpoint")).1,
+                       "cluster c has no healthy endpoint", "not dressed up as a connect error")
         let (code, message) = UpstreamFailureStatus.status(forHTTPStatus: 503, body: Array("  backend overloaded\n".utf8))
         XCTAssertEqual(code, .unavailable)
         XCTAssertEqual(message, "backend overloaded")

@@ -10,7 +10,7 @@ enum UpstreamFailureStatus {
             return (GRPCStatusCode.fromHTTP2ErrorCode(code), "upstream reset the stream (HTTP/2 error code \(code))")
         case .connectFailed(let why):
             return (.unavailable, "upstream connect error: \(why)")
-        case .connectionLost(let why), .overloaded(let why):
+        case .connectionLost(let why), .overloaded(let why), .noEndpoint(let why):
             return (.unavailable, why)
         }
     }

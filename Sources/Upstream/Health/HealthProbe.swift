@@ -104,7 +104,7 @@ final class HealthProbe: UpstreamStreamDelegate {
     private func verdict(_ failure: UpstreamFailure?) -> Verdict {
         switch failure {
         case .reset(let code)?: return .failed("stream reset with HTTP/2 error code \(code)")
-        case .connectFailed(let why)?, .connectionLost(let why)?, .overloaded(let why)?: return .failed(why)
+        case .connectFailed(let why)?, .connectionLost(let why)?, .overloaded(let why)?, .noEndpoint(let why)?: return .failed(why)
         case nil: break
         }
         guard httpStatus == "200" else { return .failed("HTTP status \(httpStatus ?? "missing")") }
