@@ -16,9 +16,8 @@ public final class ProxyServer: Sendable {
     private let resolver: EndpointResolver
     private let draining = Atomic<Bool>(false)
     private let workers: Mutex<[EventLoopThread]> = Mutex([])
-    /// Bound addresses, readable after `start` (tests use port 0).
+    /// Addresses each listener actually bound (port 0 resolved), logged at start and reused by later workers.
     private let boundAddresses: Mutex<[String: String]> = Mutex([:])
-    public var boundAddressesByName: [String: String] { boundAddresses.withLock { $0 } }
 
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 

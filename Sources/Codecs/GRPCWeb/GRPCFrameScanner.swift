@@ -10,15 +10,10 @@
 /// - the scanner does not forbid frames after a trailer frame; callers that care check `sawTrailerFrame`.
 /// After an error every further `scan` rethrows the same error.
 public struct GRPCFrameScanner: Sendable {
-    private let maxMessageSize: Int
-    private let allowTrailerFrames: Bool
-    private let allowCompressed: Bool
     private let label: String
-
-    /// 0 = at a frame boundary; 1...4 = that many header bytes seen; 5 = inside the payload.
-    private var headerBytes = 0
-    private var flags: UInt8 = 0
-    private var length: UInt32 = 0
+    private var header: GRPCFrameHeaderReader
+    private var inPayload = false
+    private var frameFlags: UInt8 = 0
     private var payloadRemaining = 0
     private var failure: GRPCFrameError?
 
@@ -30,20 +25,20 @@ public struct GRPCFrameScanner: Sendable {
     /// - Parameter label: names the direction in error messages ("request message of N bytes exceeds ...").
     public init(maxMessageSize: Int, allowTrailerFrames: Bool = false, allowCompressed: Bool = false,
                 label: String = "request") {
-        precondition(maxMessageSize >= 0, "negative message limit")
-        self.maxMessageSize = maxMessageSize
-        self.allowTrailerFrames = allowTrailerFrames
-        self.allowCompressed = allowCompressed
+        var allowed: UInt8 = 0
+        if allowCompressed { allowed |= GRPCFraming.compressedFlag }
+        if allowTrailerFrames { allowed |= GRPCFraming.trailerFlag }
         self.label = label
+        header = GRPCFrameHeaderReader(allowedFlags: allowed, maxMessageSize: maxMessageSize, label: label)
     }
 
     /// False at end of stream means the last frame was truncated.
-    public var isAtMessageBoundary: Bool { headerBytes == 0 }
+    public var isAtMessageBoundary: Bool { !inPayload && header.bytesSeen == 0 }
 
     /// Call at end of stream: throws `.truncated` if the stream stopped inside a frame.
     public func finish() throws(GRPCFrameError) {
         if let failure { throw failure }
-        if headerBytes != 0 { throw GRPCFrameError.truncated(label: label) }
+        if !isAtMessageBoundary { throw GRPCFrameError.truncated(label: label) }
     }
 
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) throws(GRPCFrameError) {
@@ -51,7 +46,7 @@ public struct GRPCFrameScanner: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
-            if headerBytes == 5 {
+            if inPayload {
                 // Inside a payload: skip as much of it as this chunk holds.
                 let take = min(payloadRemaining, n - i)
                 i += take
@@ -59,52 +54,23 @@ public struct GRPCFrameScanner: Sendable {
                 if payloadRemaining == 0 { completeFrame() }
                 continue
             }
-            if headerBytes == 0 && n - i >= 5 {
-                // Whole header in this chunk: the common case when frames are small and arrive intact.
-                flags = bytes[i]
-                try checkFlags()
-                length = UInt32(bytes[i + 1]) << 24 | UInt32(bytes[i + 2]) << 16
-                    | UInt32(bytes[i + 3]) << 8 | UInt32(bytes[i + 4])
-                i += 5
-                headerBytes = 5
-                try headerComplete()
-                continue
+            let h: GRPCFrameHeaderReader.Header?
+            do {
+                h = try header.read(bytes, at: &i)
+            } catch {
+                failure = error
+                throw error
             }
-            let b = bytes[i]
-            i += 1
-            if headerBytes == 0 {
-                flags = b
-                length = 0
-                try checkFlags()
-            } else {
-                length = length << 8 | UInt32(b)
-            }
-            headerBytes += 1
-            if headerBytes == 5 { try headerComplete() }
+            guard let h else { return }
+            frameFlags = h.flags
+            payloadRemaining = h.size
+            inPayload = true
+            if h.size == 0 { completeFrame() }
         }
     }
 
-    private mutating func checkFlags() throws(GRPCFrameError) {
-        var allowed: UInt8 = 0
-        if allowCompressed { allowed |= GRPCFraming.compressedFlag }
-        if allowTrailerFrames { allowed |= GRPCFraming.trailerFlag }
-        if flags & ~allowed != 0 { try fail(.unsupportedFlags(flags, label: label)) }
-    }
-
-    private mutating func headerComplete() throws(GRPCFrameError) {
-        let size = Int(length)
-        if size > maxMessageSize { try fail(.messageTooLarge(size: size, limit: maxMessageSize, label: label)) }
-        payloadRemaining = size
-        if size == 0 { completeFrame() }
-    }
-
     private mutating func completeFrame() {
-        if flags & GRPCFraming.trailerFlag != 0 { sawTrailerFrame = true } else { messageCount += 1 }
-        headerBytes = 0
-    }
-
-    private mutating func fail(_ e: GRPCFrameError) throws(GRPCFrameError) {
-        failure = e
-        throw e
+        if frameFlags & GRPCFraming.trailerFlag != 0 { sawTrailerFrame = true } else { messageCount += 1 }
+        inPayload = false
     }
 }

@@ -36,8 +36,6 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     /// The HTTP/1.0 or 1.1 version of the current request (responses answer in kind).
     private var currentHead: HTTPRequestHead?
 
-    var hasActiveExchange: Bool { exchange != nil || upgraded != nil }
-
     init(fd: Int32, worker: WorkerContext, listener: ListenerContext) {
         self.worker = worker
         self.listener = listener
@@ -296,7 +294,6 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         worker.loop.deferUntilEndOfIteration { [tcp] in tcp.uncork() }
     }
     var bufferedResponseBytes: Int { tcp.bufferedBytes }
-    var isDraining: Bool { worker.draining }
     var connectionWillClose: Bool { !keepAlive }
 
     /// Called by the exchange when its response is completely written (queued).

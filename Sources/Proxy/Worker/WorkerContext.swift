@@ -36,11 +36,6 @@ public final class WorkerContext {
         pools[cluster]?.updateEndpoints(endpoints)
     }
 
-    public var openConnections: Int { connections.count }
-
-    /// Number of calls in flight on this worker (requests being proxied).
-    public var activeExchanges: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
-
     /// Starts serving an accepted socket.
     public func accept(fd: Int32, listener: ListenerContext) {
         let c = DownstreamHTTP1Connection(fd: fd, worker: self, listener: listener)
