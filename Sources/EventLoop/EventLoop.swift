@@ -160,8 +160,21 @@ public final class EventLoop: @unchecked Sendable {  // safe: mutable state is l
 
     public func cancelTimer(_ handle: TimerHandle?) {
         guard let handle else { return }
-        timerCallbacks.removeValue(forKey: handle.id)
+        guard timerCallbacks.removeValue(forKey: handle.id) != nil else { return }
+        // Cancelled entries stay in the heap until they surface; once they outnumber the live ones (plus slack,
+        // so small heaps never pay), drop them all in one O(n) pass: amortised O(1) per cancel, and the heap
+        // stays within twice the live timers however far away the cancelled deadlines were.
+        if timers.count > 2 * timerCallbacks.count + Self.timerHeapSlack {
+            timers.removeAll { timerCallbacks[$0.id] == nil }
+        }
     }
+
+    static let timerHeapSlack = 1024
+
+    /// Entries in the timer heap, cancelled ones included (bounded by 2 x live + slack). For tests and metrics.
+    public var timerHeapEntries: Int { timers.count }
+    /// Timers scheduled and not yet fired or cancelled.
+    public var liveTimers: Int { timerCallbacks.count }
 
     /// Runs `work` at the end of the current iteration (after all I/O callbacks). Loop thread only.
     public func deferUntilEndOfIteration(_ work: @escaping () -> Void) {

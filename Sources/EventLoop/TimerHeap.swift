@@ -1,5 +1,7 @@
 /// A binary min-heap of (deadline, timer id). Cancelled timers stay in the heap and are skipped when they
 /// surface (lazy deletion), which keeps cancel O(1) on the hot path (every call arms and cancels a timer).
+/// The owner compacts the heap (`removeAll(where:)`) when cancelled entries outnumber live ones, so timers with
+/// far deadlines (`grpc-timeout: 99999999H`) that are cancelled cannot accumulate.
 struct TimerHeap {
     struct Entry {
         var deadline: UInt64
@@ -29,18 +31,32 @@ struct TimerHeap {
         let last = entries.removeLast()
         if !entries.isEmpty {
             entries[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < entries.count && less(entries[l], entries[m]) { m = l }
-                if r < entries.count && less(entries[r], entries[m]) { m = r }
-                if m == i { break }
-                entries.swapAt(i, m)
-                i = m
-            }
+            siftDown(from: 0)
         }
         return top
+    }
+
+    /// Drops the entries `isDead` selects and restores the heap order in O(n) (bottom-up heapify).
+    mutating func removeAll(where isDead: (Entry) -> Bool) {
+        entries.removeAll(where: isDead)
+        var i = entries.count / 2 - 1
+        while i >= 0 {
+            siftDown(from: i)
+            i -= 1
+        }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < entries.count && less(entries[l], entries[m]) { m = l }
+            if r < entries.count && less(entries[r], entries[m]) { m = r }
+            if m == i { return }
+            entries.swapAt(i, m)
+            i = m
+        }
     }
 
     /// Ties broken by id so timers with the same deadline fire in the order they were scheduled.

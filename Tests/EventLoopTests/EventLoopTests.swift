@@ -58,6 +58,31 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(fired.all, ["kept"])
     }
 
+    /// Issue 9 #7: cancelled timers with far deadlines (grpc-timeout 99999999H) used to stay in the heap forever.
+    func testCancelledFarTimersDoNotAccumulateAndLiveOnesStillFireInOrder() {
+        let thread = EventLoopThread(name: "t")
+        defer { thread.loop.stop(); thread.join() }
+        let loop = thread.loop
+        let sizes = Recorder<(Int, Int)>()
+        let fired = Recorder<Int>()
+        loop.execute {
+            // A few live timers that must survive every compaction, in order.
+            for (id, ms) in [(2, 40), (0, 10), (1, 20)] {
+                loop.scheduleTimer(afterNanos: UInt64(ms) * 1_000_000) { fired.append(id) }
+            }
+            for _ in 0..<200_000 {
+                let h = loop.scheduleTimer(afterNanos: 360_000 * 1_000_000_000_000) {}
+                loop.cancelTimer(h)
+            }
+            sizes.append((loop.timerHeapEntries, loop.liveTimers))
+        }
+        XCTAssertTrue(waitUntil(5) { fired.all.count == 3 })
+        XCTAssertEqual(fired.all, [0, 1, 2])
+        let (entries, live) = sizes.all[0]
+        XCTAssertEqual(live, 3)
+        XCTAssertLessThanOrEqual(entries, 2 * live + 1024 + 1, "heap kept \(entries) entries for \(live) live timers")
+    }
+
     func testCrossThreadHandOverRunsEveryTaskOnTheLoopThread() {
         let thread = EventLoopThread(name: "t")
         defer { thread.loop.stop(); thread.join() }
