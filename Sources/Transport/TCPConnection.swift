@@ -44,6 +44,8 @@ public final class TCPConnection: FileEventHandler {
     /// Capacity kept after the buffer drains; more is released so idle connections stay small.
     private static let retainedCapacity = 1024
     public var bufferedBytes: Int { out.count - outHead }
+    /// Bytes the write buffer can hold without reallocating (tests check that growth stays geometric).
+    public var writeBufferCapacity: Int { out.capacity }
     public private(set) var isClosed = false
     private var connecting = false
     private var readPaused = false
@@ -183,7 +185,9 @@ public final class TCPConnection: FileEventHandler {
         }
         if written == total { return }
         var skip = written
-        out.reserveCapacity(out.count + total - written)
+        // Grow geometrically: an exact reserve re-copies the whole queue on every append behind a slow reader.
+        let needed = out.count + total - written
+        if out.capacity < needed { out.reserveCapacity(max(needed, 2 * out.capacity)) }
         for p in parts {
             if skip >= p.count { skip -= p.count; continue }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[skip...]))

@@ -123,6 +123,37 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(order.all, ["callback", "deferred"])
     }
 
+    /// Issue 9 #8: behind a peer that does not read, every append used to reserve exactly `count + n`, re-copying
+    /// the whole queue per chunk (quadratic). Growth must be geometric: few reallocations for many appends.
+    func testWriteQueueGrowsGeometricallyBehindAPeerThatDoesNotRead() {
+        let thread = EventLoopThread(name: "t")
+        defer { thread.loop.stop(); thread.join() }
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds), 0)
+        defer { close(fds[1]) }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        let result = Recorder<(Int, Int)>()
+        let loop = thread.loop
+        let proxySide = fds[0]
+        loop.execute {
+            let c = TCPConnection(loop: loop, fd: proxySide, readBuffer: LoopReadBuffer())
+            let piece = [UInt8](repeating: 7, count: 1024)
+            let head = [UInt8](repeating: 1, count: 8)
+            var reallocations = 0
+            var capacity = c.writeBufferCapacity
+            for _ in 0..<8_000 {
+                head.withUnsafeBytes { h in piece.withUnsafeBytes { p in c.write(parts: [h, p]) } }
+                if c.writeBufferCapacity != capacity { reallocations += 1; capacity = c.writeBufferCapacity }
+            }
+            result.append((reallocations, c.bufferedBytes))
+            c.close()
+        }
+        XCTAssertTrue(waitUntil(5) { result.all.count == 1 })
+        let (reallocations, buffered) = result.all[0]
+        XCTAssertGreaterThan(buffered, 4 << 20, "the peer's socket buffer should have filled")
+        XCTAssertLessThan(reallocations, 40, "\(reallocations) reallocations for 8000 appends")
+    }
+
     func testTCPEchoThroughListenerAndConnection() throws {
         let thread = EventLoopThread(name: "t")
         defer { thread.loop.stop(); thread.join() }
