@@ -18,13 +18,23 @@ public struct DownstreamLimits: Sendable {
     public var writeBufferLimit: Int
     /// Open downstream connections per process (`max_connections`).
     public var maxConnections: Int
+    /// Response bytes one browser connection may have queued in the proxy (`output_buffer_limit`), the high
+    /// watermark: above it the proxy stops reading that socket and processing its next request or WebSocket
+    /// message until the queue has drained. What one call adds on top is bounded by its HTTP/2 stream window.
+    public var outputBufferLimit: Int
+    /// Longest pause between bytes of a request body (`request_body_timeout`); 0 = none. Then the call ends:
+    /// 408 and close (or, once the response has started, grpc-status 14 and close), upstream stream reset.
+    public var requestBodyTimeout: Duration
 
     public init(
         maxRequestHeadersSize: Int = 60 * 1024, maxHeadersCount: Int = 100,
         maxRequestBodySize: Int = 16 * 1024 * 1024, maxMessageSize: Int = 4 * 1024 * 1024,
         headerReadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
-        writeBufferLimit: Int = 1024 * 1024, maxConnections: Int = 100_000
+        writeBufferLimit: Int = 1024 * 1024, maxConnections: Int = 100_000,
+        outputBufferLimit: Int = 1024 * 1024, requestBodyTimeout: Duration = .seconds(30)
     ) {
+        self.outputBufferLimit = outputBufferLimit
+        self.requestBodyTimeout = requestBodyTimeout
         self.maxRequestHeadersSize = maxRequestHeadersSize
         self.maxHeadersCount = maxHeadersCount
         self.maxRequestBodySize = maxRequestBodySize

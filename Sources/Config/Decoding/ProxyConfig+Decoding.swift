@@ -113,6 +113,7 @@ extension DownstreamLimits {
     static let knownKeys = [
         "max_request_headers_size", "max_headers_count", "max_request_body_size", "max_message_size",
         "header_read_timeout", "idle_timeout", "write_buffer_limit", "max_connections",
+        "output_buffer_limit", "request_body_timeout",
     ]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
@@ -127,6 +128,8 @@ extension DownstreamLimits {
         if let value = mapping.optional("idle_timeout") { idleTimeout = try value.duration() }
         if let value = mapping.optional("write_buffer_limit") { writeBufferLimit = try value.size(in: 1...Int.max) }
         if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...Int.max) }
+        if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...(1 << 30)) }
+        if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
     }
 }
 

@@ -29,7 +29,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private var responseScanner: GRPCFrameScanner
     private var base64Decoder = Base64StreamDecoder()
     private var decoded: [UInt8] = []
-    private var responseStarted = false
+    private(set) var responseStarted = false
     private var chunked = true
     private var finished = false
     private var deadlineTimer: TimerHandle?
@@ -283,6 +283,14 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
 
     private func writeTrailerFrameAndEnd(_ fields: [(String, String)]) {
         guard let connection else { finish(fields); return }
+        if !responseScanner.isAtMessageBoundary {
+            // Never append the trailer frame inside a message: the page would parse it as message bytes and
+            // never see the status. Cut the response so the client reports a failure instead.
+            Log.debug("grpc-web", "\(head.path): call ended inside a response message; cutting the response")
+            connection.cutResponse(chunked: chunked)
+            finish(fields)
+            return
+        }
         var frame: [UInt8] = []
         GRPCTrailers.encodeFrame(fields, into: &frame)
         if responseEncoding == .text {
@@ -310,6 +318,10 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         let code = Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2
         stats.recordStatus(code)
         connection?.exchangeFinished(self)
+    }
+
+    func requestFailed(_ code: GRPCStatusCode, _ message: String) {
+        fail(code, message)
     }
 
     func downstreamClosed() {

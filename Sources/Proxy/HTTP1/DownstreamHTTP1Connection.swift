@@ -7,7 +7,8 @@ import Transport
 /// A browser-side HTTP/1.1 connection: parses requests, answers what the proxy answers itself (CORS preflight,
 /// errors) and hands gRPC-Web calls to `GRPCWebCall`, WebSocket upgrades to `WebSocketCall`.
 /// Pipelined requests are processed strictly one at a time: bytes of the next request wait (reading paused)
-/// until the current response is complete.
+/// until the current response is complete and the socket's queue is below `limits.output_buffer_limit`, so a
+/// client that pipelines and never reads holds at most that much (plus one call's stream window).
 final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     let tcp: TCPConnection
     unowned let worker: WorkerContext
@@ -25,6 +26,12 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private var discardingBody = false
     private var keepAlive = true
     private var closeAfterResponse = false
+    /// A response that closes the connection has been queued: nothing more is parsed or processed (RFC 9112 §9.6).
+    private var closing = false
+    /// The next request waits until the output queue drains (it was above `output_buffer_limit`).
+    private var waitingForOutputDrain = false
+    private var bodyTimer: TimerHandle?
+    private var lastBodyActivity: UInt64 = 0
     private var pendingInput: [UInt8] = []
     private var headerTimer: TimerHandle?
     private var idleTimer: TimerHandle?
@@ -32,6 +39,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private var readPauseReasons: UInt8 = 0
     static let pausedForPipelining: UInt8 = 1
     static let pausedForUpstream: UInt8 = 2
+    static let pausedForOutput: UInt8 = 4
     private var closed = false
     /// The HTTP/1.0 or 1.1 version of the current request (responses answer in kind).
     private var currentHead: HTTPRequestHead?
@@ -85,6 +93,45 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
     }
 
+    /// Lazy like the idle timer: armed once per request body, re-armed for the remaining time when bytes arrived.
+    private func armBodyTimer() {
+        lastBodyActivity = worker.loop.now
+        guard bodyTimer == nil, limits.requestBodyTimeout > .zero else { return }
+        scheduleBodyCheck(afterNanos: UInt64(limits.requestBodyTimeout.nanoseconds))
+    }
+
+    private func scheduleBodyCheck(afterNanos delay: UInt64) {
+        bodyTimer = worker.loop.scheduleTimer(afterNanos: delay) { [weak self] in
+            guard let self else { return }
+            self.bodyTimer = nil
+            // Only a body still arriving counts: a finished request (a quiet server stream) is never cut.
+            guard self.inRequest, !self.requestComplete, !self.closed, self.upgraded == nil else { return }
+            let limit = UInt64(self.limits.requestBodyTimeout.nanoseconds)
+            let quiet = self.worker.loop.now &- self.lastBodyActivity
+            if quiet < limit { self.scheduleBodyCheck(afterNanos: limit - quiet); return }
+            self.requestBodyTimedOut()
+        }
+    }
+
+    private func requestBodyTimedOut() {
+        let why = "request body stalled for \(limits.requestBodyTimeout)"
+        Log.debug("http1", why)
+        worker.stats.requestBodyTimeoutsTotal.add(1)
+        if let exchange {
+            if exchange.responseStarted {
+                // The page already has the response head: end the call with a status it can read (the upstream
+                // stream is reset with CANCEL), then close, since the request body will never be complete.
+                keepAlive = false
+                discardingBody = true
+                exchange.requestFailed(.unavailable, why)
+                return
+            }
+            self.exchange = nil
+            exchange.downstreamClosed()  // RST_STREAM(CANCEL) upstream
+        }
+        sendPlainError(408, why)
+    }
+
     // MARK: Reading
 
     func pauseReading(_ reason: UInt8) {
@@ -108,9 +155,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     /// body ending exactly at the end of a read), so the loop runs on an empty remainder too.
     private func process(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
-        while !closed && upgraded == nil {
-            if inRequest && requestComplete {
-                // A pipelined request: keep it until the current response is done.
+        while !closed && !closing && upgraded == nil {
+            if (inRequest && requestComplete) || waitingForOutputDrain {
+                // A pipelined request: keep it until the current response is done and has (mostly) left.
                 if offset < bytes.count {
                     pendingInput.append(contentsOf: bytes[offset...])
                     pauseReading(Self.pausedForPipelining)
@@ -141,11 +188,14 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
                     return
                 }
             case .body(let range):
+                lastBodyActivity = worker.loop.now
                 if !discardingBody, let exchange {
                     exchange.requestBody(UnsafeRawBufferPointer(rebasing: input[range]))
                 }
             case .end:
                 requestComplete = true
+                worker.loop.cancelTimer(bodyTimer)
+                bodyTimer = nil
                 if !discardingBody, let exchange { exchange.requestEnd() }
                 if !inRequest { readyForNextRequest() }
             }
@@ -156,10 +206,13 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         worker.stats.httpLocalErrorsTotal.add(1)
         Log.debug("http1", "bad request: \(error.status) \(error.reason)")
         if let exchange {
-            // Mid-body error on a proxied call: the upstream call cannot complete.
-            self.exchange = nil
-            exchange.downstreamClosed()
-            close()
+            // Mid-body error on a proxied call: the request cannot be completed, and the HTTP framing of the
+            // connection is lost. The call ends with a gRPC status the page can read, then the connection closes.
+            keepAlive = false
+            discardingBody = true
+            let code: GRPCStatusCode = error.status == 413 ? .resourceExhausted : .internalError
+            exchange.requestFailed(code, "malformed request body: \(error.reason)")
+            if self.exchange != nil { self.exchange = nil; exchange.downstreamClosed(); close() }
             return
         }
         sendPlainError(error.status, error.reason)
@@ -172,6 +225,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         discardingBody = false
         keepAlive = head.keepAlive && !worker.draining
         currentHead = head
+        armBodyTimer()
 
         if head.isUpgrade, head.headers["upgrade"]?.lowercased() == "websocket" {
             startWebSocket(head)
@@ -291,9 +345,29 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private func corkUntilEndOfIteration() {
         guard !tcp.isCorked, !tcp.isClosed else { return }
         tcp.cork()
-        worker.loop.deferUntilEndOfIteration { [tcp] in tcp.uncork() }
+        worker.loop.deferUntilEndOfIteration { [self] in
+            tcp.uncork()
+            // Above the high watermark: stop reading this socket until its queue drains (a client that never
+            // reads must not make the proxy queue answers to everything it sends: pongs, pipelined requests).
+            if !tcp.isClosed && tcp.bufferedBytes > limits.outputBufferLimit && readPauseReasons & Self.pausedForOutput == 0 {
+                worker.stats.outputLimitPausesTotal.add(1)
+                pauseReading(Self.pausedForOutput)
+            }
+        }
     }
     var bufferedResponseBytes: Int { tcp.bufferedBytes }
+
+    /// The call ended inside a message: a trailer frame now would be read as part of that message, so the
+    /// response is cut instead, in a way every client sees as a failure: no terminating chunk before the close
+    /// (chunked), or a reset (a close-delimited HTTP/1.0 body, where a plain close would look complete).
+    func cutResponse(chunked: Bool) {
+        worker.stats.responsesAbortedMidMessageTotal.add(1)
+        keepAlive = false
+        if !chunked {
+            tcp.abort()
+            connectionGone()
+        }
+    }
     var connectionWillClose: Bool { !keepAlive }
 
     /// Called by the exchange when its response is completely written (queued).
@@ -308,8 +382,13 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private func responseFinished() {
         inRequest = false
         currentHead = nil
+        worker.loop.cancelTimer(bodyTimer)
+        bodyTimer = nil
         resumeReading(Self.pausedForUpstream)
         if !keepAlive || worker.draining || closeAfterResponse {
+            // Requests already read after this one are dropped unprocessed: the client retries them elsewhere.
+            closing = true
+            pendingInput = []
             tcp.closeAfterWrites()
             if tcp.isClosed { connectionGone() }
             return
@@ -318,9 +397,16 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         readyForNextRequest()
     }
 
-    /// Both the response and the request body are done: wait for (or process) the next request.
+    /// Both the response and the request body are done: wait for (or process) the next request, once the queue
+    /// of responses is below the high watermark.
     private func readyForNextRequest() {
         armIdleTimer()
+        if tcp.bufferedBytes > limits.outputBufferLimit {
+            waitingForOutputDrain = true
+            pauseReading(Self.pausedForPipelining)
+            return
+        }
+        waitingForOutputDrain = false
         if !pendingInput.isEmpty {
             let input = pendingInput
             pendingInput = []
@@ -355,8 +441,10 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     }
 
     func connectionDidDrainWrites(_ connection: TCPConnection) {
+        resumeReading(Self.pausedForOutput)
         if let upgraded { upgraded.didDrain(); return }
         exchange?.downstreamDrained()
+        if waitingForOutputDrain && !inRequest && !closing { readyForNextRequest() }
     }
 
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
@@ -393,6 +481,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         closed = true
         worker.loop.cancelTimer(idleTimer)
         worker.loop.cancelTimer(headerTimer)
+        worker.loop.cancelTimer(bodyTimer)
         worker.connectionClosed(self)
     }
 

@@ -37,6 +37,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private var pendingConsume = 0
     private var nonGRPCStatus: Int?
     private var nonGRPCBody: [UInt8] = []
+    /// The latest ping's payload, answered when the output queue drains (see `answerPing`).
+    private var pendingPong: [UInt8]?
     static let subprotocol = "grpc-websockets"
 
     init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead) {
@@ -124,7 +126,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             switch e {
             case .binary(let payload): onBinary(payload)
             case .text: protocolFailure(WebSocketCloseCode.unsupportedData, "grpc-websockets carries binary messages only")
-            case .ping(let p): sendFrame(.pong, p)
+            case .ping(let p): answerPing(p)
             case .pong: break
             case .close(let code, _):
                 // The browser ended the call: cancel upstream, answer the close, then close.
@@ -298,6 +300,14 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         guard !callFinished else { return }
         finishAccounting(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2)
         if socketClosing { return }
+        if !responseScanner.isAtMessageBoundary {
+            // A 0x80 block now would be read as the rest of the unfinished message: close with 1011 instead so
+            // the client reports a failure, with the status in the close reason for people reading logs.
+            worker.stats.responsesAbortedMidMessageTotal.add(1)
+            let status = fields.first { $0.0 == "grpc-status" }?.1 ?? "2"
+            closeSocket(code: WebSocketCloseCode.internalError, reason: "call ended inside a message (grpc-status \(status))")
+            return
+        }
         sendBlock(fields)
         closeSocket(code: WebSocketCloseCode.normal, reason: "")
     }
@@ -358,6 +368,17 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     // MARK: Keep-alive
 
+    /// RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping. While earlier output is still queued,
+    /// only the latest payload is kept and one pong goes out when the queue drains: a ping flood from a client that
+    /// never reads costs one pending pong, not a queue of them.
+    private func answerPing(_ payload: [UInt8]) {
+        if pendingPong == nil, let connection, connection.bufferedResponseBytes == 0 {
+            sendFrame(.pong, payload)
+        } else {
+            pendingPong = payload
+        }
+    }
+
     /// Server pings keep long, quiet streams alive through intermediaries; a browser answers them with pongs.
     private func armPing() {
         guard settings.pingInterval > .zero else { return }
@@ -388,6 +409,10 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     func didClose() { socketGone() }
 
     func didDrain() {
+        if let pong = pendingPong, !socketClosing {
+            pendingPong = nil
+            sendFrame(.pong, pong)
+        }
         if pendingConsume > 0, let stream {
             let n = pendingConsume
             pendingConsume = 0

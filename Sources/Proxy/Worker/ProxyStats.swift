@@ -22,6 +22,9 @@ public final class ProxyStats: Sendable {
     public let upstreamFailuresTotal = Counter()
     public let deadlineExceededTotal = Counter()
     public let cancelledByClientTotal = Counter()
+    public let requestBodyTimeoutsTotal = Counter()
+    public let outputLimitPausesTotal = Counter()
+    public let responsesAbortedMidMessageTotal = Counter()
     /// Calls by final gRPC status code (0...16).
     public let statusCounts: [Counter]
 
@@ -48,6 +51,9 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_upstream_failures_total", "Calls that failed to reach or lost their upstream.", upstreamFailuresTotal.load())
         counter("grpcwebproxy_deadline_exceeded_total", "Calls ended by the proxy's deadline.", deadlineExceededTotal.load())
         counter("grpcwebproxy_cancelled_by_client_total", "Calls cancelled because the browser went away.", cancelledByClientTotal.load())
+        counter("grpcwebproxy_request_body_timeouts_total", "Calls ended because the request body stalled longer than request_body_timeout.", requestBodyTimeoutsTotal.load())
+        counter("grpcwebproxy_output_limit_pauses_total", "Times a browser connection stopped being read because its queued output exceeded output_buffer_limit.", outputLimitPausesTotal.load())
+        counter("grpcwebproxy_responses_aborted_mid_message_total", "Responses cut without a trailer frame because the call ended inside a message.", responsesAbortedMidMessageTotal.load())
         out += "# HELP grpcwebproxy_calls_by_status_total Finished calls by gRPC status code.\n# TYPE grpcwebproxy_calls_by_status_total counter\n"
         for (code, c) in statusCounts.enumerated() {
             out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"
