@@ -12,6 +12,7 @@ public struct ProxyConfig: Sendable {
     public var listeners: [ListenerConfig]
     public var clusters: [ClusterConfig]
     public var admin: AdminConfig?
+    public var overload: OverloadConfig = OverloadConfig()
 
     public init(
         workers: Int = 1, logLevel: LogLevel = .info, drainTimeout: Duration = .seconds(10),

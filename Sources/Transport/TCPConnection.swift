@@ -44,6 +44,8 @@ public final class TCPConnection: FileEventHandler {
     /// Capacity kept after the buffer drains; more is released so idle connections stay small.
     private static let retainedCapacity = 1024
     public var bufferedBytes: Int { out.count - outHead }
+    /// What this connection last reported to `BufferedBytesGauge`.
+    private var accountedBytes = 0
     /// Bytes the write buffer can hold without reallocating (tests check that growth stays geometric).
     public var writeBufferCapacity: Int { out.capacity }
     public private(set) var isClosed = false
@@ -151,7 +153,17 @@ public final class TCPConnection: FileEventHandler {
         }
         if offset < bytes.count {
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            account()
             if !isCorked { updateInterest() }
+        }
+    }
+
+    /// Reports the change in queued bytes since the last report to the process-wide gauge.
+    @inline(__always) private func account() {
+        let now = out.count - outHead
+        if now != accountedBytes {
+            BufferedBytesGauge.add(now - accountedBytes)
+            accountedBytes = now
         }
     }
 
@@ -193,6 +205,7 @@ public final class TCPConnection: FileEventHandler {
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[skip...]))
             skip = 0
         }
+        account()
         if !isCorked { updateInterest() }
     }
 
@@ -245,6 +258,7 @@ public final class TCPConnection: FileEventHandler {
             if n == 0 { break }
         }
         if isClosed { return }
+        account()
         if bufferedBytes == 0 {
             if out.capacity > Self.retainedCapacity { out = [] } else { out.removeAll(keepingCapacity: true) }
             outHead = 0
@@ -293,6 +307,7 @@ public final class TCPConnection: FileEventHandler {
         Glibc.close(fd)
         out = []
         outHead = 0
+        account()
         // Release the delegate only after the current callback chain has unwound.
         loop.deferUntilEndOfIteration { [self] in self.delegate = nil }
     }

@@ -4,6 +4,7 @@ internal import Glibc
 extension ProxyConfig {
     static let knownKeys = [
         "workers", "log_level", "drain_timeout", "limits", "websocket", "listeners", "clusters", "admin",
+        "overload",
     ]
 
     /// Decodes and validates a whole document. Sections are read in a fixed order (listeners
@@ -38,6 +39,7 @@ extension ProxyConfig {
         if let node = top.optional("drain_timeout") { drainTimeout = try node.duration() }
         if let node = top.optional("limits") { limits = try DownstreamLimits(decoding: node) }
         if let node = top.optional("websocket") { websocket = try WebSocketSettings(decoding: node) }
+        if let node = top.optional("overload") { overload = try OverloadConfig(decoding: node) }
 
         let listenersNode = try top.required("listeners")
         let listenerNodes = try listenersNode.sequence()
@@ -130,6 +132,17 @@ extension DownstreamLimits {
         if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...Int.max) }
         if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...(1 << 30)) }
         if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
+    }
+}
+
+extension OverloadConfig {
+    static let knownKeys = ["max_buffered_bytes", "max_rss"]
+
+    init(decoding node: ConfigNode) throws(ConfigError) {
+        let mapping = try node.mapping(knownKeys: OverloadConfig.knownKeys)
+        self.init()
+        if let value = mapping.optional("max_buffered_bytes") { maxBufferedBytes = try value.size(in: 0...(1 << 40)) }
+        if let value = mapping.optional("max_rss") { maxRSS = try value.size(in: 0...(1 << 40)) }
     }
 }
 

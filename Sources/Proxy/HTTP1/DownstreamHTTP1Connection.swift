@@ -259,6 +259,11 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             sendGRPCLocalReply(.unavailable, "cluster \(route.cluster) not found", encoding: encoding, head: head, corsHeaders: corsHeaders)
             return
         }
+        if worker.overload.level >= .shedCalls {
+            worker.stats.overloadCallsShedTotal.add(1)
+            sendGRPCLocalReply(.unavailable, worker.overload.description, encoding: encoding, head: head, corsHeaders: corsHeaders)
+            return
+        }
         worker.stats.grpcWebCallsTotal.add(1)
         let call = GRPCWebCall(connection: self, head: head, fields: fields, route: route, pool: pool, requestEncoding: encoding, corsHeaders: corsHeaders)
         exchange = call
@@ -466,6 +471,18 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
         if let upgraded { self.upgraded = nil; upgraded.didClose() }
         tcp.close()
+        connectionGone()
+    }
+
+    /// The overload manager picked this connection (it holds one of the largest queues): reset it now, the call
+    /// on it cancelled upstream.
+    func resetForOverload() {
+        tcp.abort()
+        if let exchange {
+            self.exchange = nil
+            exchange.downstreamClosed()
+        }
+        if let upgraded { self.upgraded = nil; upgraded.didClose() }
         connectionGone()
     }
 

@@ -203,6 +203,11 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             failCall(.unavailable, "cluster \(route.cluster) not found")
             return
         }
+        if worker.overload.level >= .shedCalls {
+            worker.stats.overloadCallsShedTotal.add(1)
+            failCall(.unavailable, worker.overload.description)
+            return
+        }
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? worker.config.limits.maxMessageSize, label: "request")
         var deadline: Int64? = metadata.first(where: { $0.0 == "grpc-timeout" }).flatMap { GRPCTimeout.parse($0.1) }
         if route.timeout.nanoseconds > 0 { deadline = min(deadline ?? Int64.max, route.timeout.nanoseconds) }

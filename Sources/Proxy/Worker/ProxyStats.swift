@@ -1,4 +1,5 @@
 import Synchronization
+import Transport
 
 /// A relaxed atomic counter (a class so it can live in arrays and be shared).
 public final class Counter: Sendable {
@@ -25,6 +26,9 @@ public final class ProxyStats: Sendable {
     public let requestBodyTimeoutsTotal = Counter()
     public let outputLimitPausesTotal = Counter()
     public let responsesAbortedMidMessageTotal = Counter()
+    public let overloadConnectionsRefusedTotal = Counter()
+    public let overloadCallsShedTotal = Counter()
+    public let overloadConnectionsResetTotal = Counter()
     /// Calls by final gRPC status code (0...16).
     public let statusCounts: [Counter]
 
@@ -54,6 +58,10 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_request_body_timeouts_total", "Calls ended because the request body stalled longer than request_body_timeout.", requestBodyTimeoutsTotal.load())
         counter("grpcwebproxy_output_limit_pauses_total", "Times a browser connection stopped being read because its queued output exceeded output_buffer_limit.", outputLimitPausesTotal.load())
         counter("grpcwebproxy_responses_aborted_mid_message_total", "Responses cut without a trailer frame because the call ended inside a message.", responsesAbortedMidMessageTotal.load())
+        counter("grpcwebproxy_buffered_bytes", "Bytes queued in the proxy's sockets, both directions (the overload budget's measure).", BufferedBytesGauge.current, type: "gauge")
+        counter("grpcwebproxy_overload_connections_refused_total", "New connections closed at once because the proxy was overloaded.", overloadConnectionsRefusedTotal.load())
+        counter("grpcwebproxy_overload_calls_shed_total", "New calls answered with grpc-status 14 because the proxy was overloaded.", overloadCallsShedTotal.load())
+        counter("grpcwebproxy_overload_connections_reset_total", "Connections reset because they held the largest queues while over budget.", overloadConnectionsResetTotal.load())
         out += "# HELP grpcwebproxy_calls_by_status_total Finished calls by gRPC status code.\n# TYPE grpcwebproxy_calls_by_status_total counter\n"
         for (code, c) in statusCounts.enumerated() {
             out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"

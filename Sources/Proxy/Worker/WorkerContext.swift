@@ -2,6 +2,7 @@ public import Config
 public import EventLoop
 public import Transport
 public import Upstream
+import Glibc
 
 /// Everything one worker's loop owns: its upstream pools, its downstream connections and its drain state.
 /// Loop-confined (not Sendable): only the loop thread touches it.
@@ -15,6 +16,8 @@ public final class WorkerContext {
     public private(set) var draining = false
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
     var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
+    let overload: OverloadMonitor
+    private var overloadTimer: TimerHandle?
 
     /// Worker 0 also runs the clusters' active health checks; their verdicts reach the other workers through the
     /// `SharedEndpoint`s they all hold.
@@ -23,13 +26,42 @@ public final class WorkerContext {
         self.loop = loop
         self.config = config
         self.stats = stats
+        overload = OverloadMonitor(config: config.overload)
         for cluster in config.clusters {
             let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: resolvedClusters[cluster.name] ?? [],
                                    settings: UpstreamSettings(cluster), readBuffer: readBuffer, seed: id)
             pools[cluster.name] = pool
             if id == 0 { pool.startHealthChecks() }
         }
+        scheduleOverloadCheck()
     }
+
+    // MARK: Overload
+
+    private func scheduleOverloadCheck() {
+        guard config.overload.isEnabled else { return }
+        overloadTimer = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [weak self] in
+            guard let self else { return }
+            self.overload.sample()
+            if self.overload.level == .resetLargest { self.resetLargestConnections() }
+            self.scheduleOverloadCheck()
+        }
+    }
+
+    /// Over budget: reset this worker's downstream connections with the largest queues (the clients that do not
+    /// read) until pressure is back below `OverloadConfig.resetUntilBelow`. Connections with nothing queued are
+    /// never reset: they are not what holds the memory.
+    private func resetLargestConnections() {
+        for _ in 0..<64 {
+            guard overload.pressure >= OverloadConfig.resetUntilBelow else { return }
+            guard let largest = connections.values.max(by: { $0.bufferedResponseBytes < $1.bufferedResponseBytes }),
+                  largest.bufferedResponseBytes > 0 else { return }
+            Log.warn("overload", "resetting a connection holding \(largest.bufferedResponseBytes) queued bytes: \(overload.description)")
+            stats.overloadConnectionsResetTotal.add(1)
+            largest.resetForOverload()
+        }
+    }
+
 
     /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
     public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {
@@ -38,6 +70,12 @@ public final class WorkerContext {
 
     /// Starts serving an accepted socket.
     public func accept(fd: Int32, listener: ListenerContext) {
+        if overload.level >= .stopAccepting {
+            // Accept-and-close rather than leaving clients in the backlog: they fail fast and can go elsewhere.
+            stats.overloadConnectionsRefusedTotal.add(1)
+            Glibc.close(fd)
+            return
+        }
         let c = DownstreamHTTP1Connection(fd: fd, worker: self, listener: listener)
         connections[ObjectIdentifier(c)] = c
         stats.downstreamConnectionsTotal.add(1)
