@@ -155,15 +155,31 @@ def test_requests_after_a_closing_response_are_never_processed(start_proxy, upst
     proxy = start_proxy()
     upstream.reset_stats()
     call_req = HTTPConnection.build_request("POST", "/test.Echo/Unary", grpcweb_headers(), frame(b"must-not-run"))
-    for _ in range(40):
-        with HTTPConnection(proxy.base_url, timeout_s=5) as c:
-            c.send(b"GET /test.Echo/Unary HTTP/1.1\r\nHost: x\r\n\r\n" + call_req)  # one packet
-            r = c.read_response("GET")
-            assert r.status == 405
-            assert r.header("connection") == "close"
-            assert c.wait_closed(5), "connection stayed open after Connection: close"
-            assert c.buf == b"", f"a second response followed: {bytes(c.buf[:80])!r}"
-    time.sleep(0.3)
+    failures: list[str] = []
+
+    def one() -> None:
+        try:
+            with HTTPConnection(proxy.base_url, timeout_s=10) as c:
+                c.send(b"GET /test.Echo/Unary HTTP/1.1\r\nHost: x\r\n\r\n" + call_req)  # one packet
+                r = c.read_response("GET")
+                if r.status != 405 or r.header("connection") != "close":
+                    failures.append(f"{r.status} {r.headers}")
+                if not c.wait_closed(5):
+                    failures.append("connection stayed open after Connection: close")
+                if c.buf:
+                    failures.append(f"a second response followed: {bytes(c.buf[:80])!r}")
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(repr(e))
+
+    # Concurrent connections, as measured: the race showed in 12-27 of 100.
+    for _ in range(2):
+        threads = [threading.Thread(target=one) for _ in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert failures == []
+    time.sleep(0.5)
     assert (stat(upstream.stats(), "calls", "/test.Echo/Unary") or 0) == 0
 
 
