@@ -29,6 +29,9 @@ public final class ProxyStats: Sendable {
     public let overloadConnectionsRefusedTotal = Counter()
     public let overloadCallsShedTotal = Counter()
     public let overloadConnectionsResetTotal = Counter()
+    /// Published by each worker every 100 ms.
+    public let timersLive = Counter()
+    public let timerHeapEntries = Counter()
     /// Calls by final gRPC status code (0...16).
     public let statusCounts: [Counter]
 
@@ -62,6 +65,8 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_overload_connections_refused_total", "New connections closed at once because the proxy was overloaded.", overloadConnectionsRefusedTotal.load())
         counter("grpcwebproxy_overload_calls_shed_total", "New calls answered with grpc-status 14 because the proxy was overloaded.", overloadCallsShedTotal.load())
         counter("grpcwebproxy_overload_connections_reset_total", "Connections reset because they held the largest queues while over budget.", overloadConnectionsResetTotal.load())
+        counter("grpcwebproxy_timers", "Timers scheduled on the workers' loops (sampled every 100 ms).", timersLive.load(), type: "gauge")
+        counter("grpcwebproxy_timer_heap_entries", "Timer heap entries, cancelled ones not yet dropped included (sampled every 100 ms).", timerHeapEntries.load(), type: "gauge")
         out += "# HELP grpcwebproxy_calls_by_status_total Finished calls by gRPC status code.\n# TYPE grpcwebproxy_calls_by_status_total counter\n"
         for (code, c) in statusCounts.enumerated() {
             out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"

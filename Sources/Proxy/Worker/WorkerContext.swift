@@ -38,14 +38,29 @@ public final class WorkerContext {
 
     // MARK: Overload
 
+    /// Every 100 ms: the overload check, and this loop's timer counts published to `/metrics` (a loop's own state
+    /// is read only on its thread; the stats are atomics).
     private func scheduleOverloadCheck() {
-        guard config.overload.isEnabled else { return }
         overloadTimer = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [weak self] in
             guard let self else { return }
-            self.overload.sample()
-            if self.overload.level == .resetLargest { self.resetLargestConnections() }
+            self.publishTimerCounts()
+            if self.config.overload.isEnabled {
+                self.overload.sample()
+                if self.overload.level == .resetLargest { self.resetLargestConnections() }
+            }
             self.scheduleOverloadCheck()
         }
+    }
+
+    private var publishedTimers = 0
+    private var publishedTimerHeapEntries = 0
+
+    private func publishTimerCounts() {
+        let live = loop.liveTimers, entries = loop.timerHeapEntries
+        stats.timersLive.add(live - publishedTimers)
+        stats.timerHeapEntries.add(entries - publishedTimerHeapEntries)
+        publishedTimers = live
+        publishedTimerHeapEntries = entries
     }
 
     /// Over budget: reset this worker's downstream connections with the largest queues (the clients that do not
