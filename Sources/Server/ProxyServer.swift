@@ -55,6 +55,7 @@ public final class ProxyServer: Sendable {
         let startErrors = Mutex<[String]>([])
         let ready = Atomic<Int>(0)
         let workerCount = config.workers
+        var startedWorkers = 0
         let stats = self.stats
         let config = self.config
         for i in 0..<workerCount {
@@ -85,9 +86,13 @@ public final class ProxyServer: Sendable {
                 ready.add(1, ordering: .sequentiallyConsistent)
             }
             workers.withLock { $0.append(loopThread) }
+            startedWorkers += 1
             if i == 0 {
                 // Wait for worker 0 so port-0 listeners get their real port before the others bind.
                 while ready.load(ordering: .sequentiallyConsistent) < 1 { usleep(1000) }
+                // Its sockets probed the addresses (see PortSharing.firstOfGroup); after a failure the others must
+                // not bind with SO_REUSEPORT, which could join the group of whoever holds the address.
+                if !startErrors.withLock({ $0.isEmpty }) { break }
                 let bound = boundAddresses.withLock { $0 }
                 resolvedListeners = resolvedListeners.map { lc, addr in
                     if addr.port == 0, let b = bound[lc.config.name], let port = Int(b.split(separator: ":").last ?? ""),
@@ -98,7 +103,7 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
-        while ready.load(ordering: .sequentiallyConsistent) < workerCount { usleep(1000) }
+        while ready.load(ordering: .sequentiallyConsistent) < startedWorkers { usleep(1000) }
         if let adminAddress, let adminConfig = config.admin, startErrors.withLock({ $0.isEmpty }) {
             if let problem = startAdmin(adminConfig, address: adminAddress) {
                 startErrors.withLock { $0.append(problem) }

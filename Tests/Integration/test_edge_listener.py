@@ -108,8 +108,8 @@ def test_accept_at_the_fd_limit_does_not_spin_and_recovers(upstream, itest_workd
             proc.wait()
 
 
-def second_instance_fails(start_proxy, **ports) -> str:
-    p = start_proxy(wait_ready=False, **ports)
+def second_instance_fails(start_proxy, **kw) -> str:
+    p = start_proxy(wait_ready=False, **kw)
     try:
         p.proc.wait(15)
     except subprocess.TimeoutExpired:
@@ -121,9 +121,13 @@ def second_instance_fails(start_proxy, **ports) -> str:
 
 def test_second_instance_on_the_same_listener_port_fails(start_proxy):
     first = start_proxy()
-    text = second_instance_fails(start_proxy, port=first.port)
+    # Two workers: after the first socket's probe fails, no other worker may join the port with SO_REUSEPORT.
+    text = second_instance_fails(start_proxy, port=first.port, top_extra={"workers": 2})
     assert "already in use" in text and f"127.0.0.1:{first.port}" in text, text
     assert first.ready_status() == 200
+    for i in range(20):
+        r = call(first.base_url, UNARY, [f"still-{i}".encode()], timeout_s=5)
+        assert r.grpc_status == 0, (i, r.grpc_status, r.grpc_message, r.error)
 
 
 def test_second_instance_on_the_same_admin_port_fails(start_proxy):
