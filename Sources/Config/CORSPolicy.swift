@@ -2,8 +2,9 @@
 /// The gRPC-Web request and response headers are always allowed / exposed; the lists here are
 /// extras.
 public struct CORSPolicy: Sendable {
-    /// `"*"`, exact origins (`https://app.example.com`, `http://localhost:3000`) or wildcard
-    /// patterns whose first host label is `*` (`https://*.example.com`).
+    /// `"*"`, exact origins (`https://app.example.com`, `http://localhost:3000`), wildcard
+    /// patterns whose first host label is `*` (`https://*.example.com`), or `"null"` (matched only
+    /// literally: `"*"` never allows the opaque origin).
     public var allowOrigins: [String]
     /// Request headers allowed beyond the gRPC-Web set (lower-case).
     public var allowHeaders: [String]
@@ -31,8 +32,9 @@ public struct CORSPolicy: Sendable {
     /// with the same scheme and port. Does not allocate: it runs on every request.
     public func allows(origin: String) -> Bool {
         guard let parsedOrigin = OriginParts(origin.utf8[...]) else {
-            // Not scheme://host[:port] (for example "null"): only a bare "*" lets it through.
-            return allowOrigins.contains("*")
+            // Not scheme://host[:port]. "null" is what sandboxed iframes, file: pages and some redirects send, so
+            // any page can produce it: it is allowed only when listed literally, never by "*".
+            return origin == CORSPolicy.nullOrigin && allowOrigins.contains(CORSPolicy.nullOrigin)
         }
         for pattern in allowOrigins {
             if pattern == "*" { return true }
@@ -42,9 +44,16 @@ public struct CORSPolicy: Sendable {
         return false
     }
 
+    /// The opaque origin's serialization (Fetch / HTML: "null").
+    public static let nullOrigin = "null"
+
+    /// Whether the credentials header may be sent. The config refuses `allow_credentials` with `"*"`; a policy built
+    /// in code with both still never answers a credentialed request for every origin.
+    public var sendsCredentials: Bool { allowCredentials && !allowOrigins.contains("*") }
+
     /// nil when `pattern` is a valid `allow_origins` entry, otherwise why not.
     static func problem(withOriginPattern pattern: String) -> String? {
-        if pattern == "*" { return nil }
+        if pattern == "*" || pattern == nullOrigin { return nil }
         let example = "expected \"*\", an origin such as \"https://app.example.com\" or a pattern such as \"https://*.example.com\""
         guard let parts = OriginParts(pattern.utf8[...]) else {
             return "invalid origin \"\(pattern)\": \(example)"

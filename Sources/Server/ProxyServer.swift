@@ -8,7 +8,8 @@ import Transport
 import Upstream
 
 /// The process: one worker thread (event loop) per configured worker, each with its own SO_REUSEPORT listening
-/// socket per listener and its own upstream pools; the admin endpoint on worker 0; signals on the main thread.
+/// socket per listener and its own upstream pools; the admin endpoint on a loop thread of its own (so it neither
+/// slows proxy traffic nor waits behind it); signals on the main thread.
 public final class ProxyServer: Sendable {
     public let config: ProxyConfig
     public let stats = ProxyStats()
@@ -16,6 +17,8 @@ public final class ProxyServer: Sendable {
     private let resolver: EndpointResolver
     private let draining = Atomic<Bool>(false)
     private let workers: Mutex<[EventLoopThread]> = Mutex([])
+    private let adminThread: Mutex<EventLoopThread?> = Mutex(nil)
+    let adminStats = AdminStats()
     /// Addresses each listener actually bound (port 0 resolved), logged at start and reused by later workers.
     private let boundAddresses: Mutex<[String: String]> = Mutex([:])
 
@@ -29,6 +32,7 @@ public final class ProxyServer: Sendable {
     /// Resolves addresses, binds every listener on every worker and starts the loops. Throws if a listener
     /// cannot be bound (then nothing is left running).
     public func start() throws {
+        OpenFileLimit.warnIfBelow(config: config)
         // Listener addresses are resolved and test-bound up front so a bad address fails startup clearly.
         var listenerAddresses: [(ListenerContext, SocketAddress)] = []
         for l in config.listeners {
@@ -51,17 +55,21 @@ public final class ProxyServer: Sendable {
         let startErrors = Mutex<[String]>([])
         let ready = Atomic<Int>(0)
         let workerCount = config.workers
+        var startedWorkers = 0
         let stats = self.stats
         let config = self.config
         for i in 0..<workerCount {
             let listenersForWorker = resolvedListeners
             let loopThread = EventLoopThread(name: "worker-\(i)") { [self] loop in
+                CProxyLinux_set_thread_name("worker-\(i)")
                 let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters)
                 var listeners: [TCPListener] = []
                 for (lc, addr) in listenersForWorker {
                     do {
                         let maxConnections = config.limits.maxConnections
-                        let l = try TCPListener(loop: loop, address: addr) { fd, _ in
+                        // Worker 0's socket is bound first and alone, so an address another process holds (a
+                        // second instance started by mistake) fails the start instead of sharing the port.
+                        let l = try TCPListener(loop: loop, address: addr, sharing: i == 0 ? .firstOfGroup : .joinGroup) { fd, _ in
                             if stats.downstreamConnectionsActive.load() >= maxConnections {
                                 Glibc.close(fd)
                                 return
@@ -74,24 +82,17 @@ public final class ProxyServer: Sendable {
                         startErrors.withLock { $0.append("listener \(lc.config.name): \(error)") }
                     }
                 }
-                if i == 0, let adminAddress {
-                    do {
-                        let l = try TCPListener(loop: loop, address: adminAddress) { fd, _ in
-                            _ = AdminConnection(fd: fd, loop: loop, readBuffer: ctx.readBuffer, server: self)
-                        }
-                        self.boundAddresses.withLock { $0["admin"] = l.localAddress.description }
-                        WorkerRegistry.keep(l, on: loop)
-                    } catch {
-                        startErrors.withLock { $0.append("admin listener: \(error)") }
-                    }
-                }
                 WorkerRegistry.install(ctx: ctx, listeners: listeners, on: loop)
                 ready.add(1, ordering: .sequentiallyConsistent)
             }
             workers.withLock { $0.append(loopThread) }
+            startedWorkers += 1
             if i == 0 {
                 // Wait for worker 0 so port-0 listeners get their real port before the others bind.
                 while ready.load(ordering: .sequentiallyConsistent) < 1 { usleep(1000) }
+                // Its sockets probed the addresses (see PortSharing.firstOfGroup); after a failure the others must
+                // not bind with SO_REUSEPORT, which could join the group of whoever holds the address.
+                if !startErrors.withLock({ $0.isEmpty }) { break }
                 let bound = boundAddresses.withLock { $0 }
                 resolvedListeners = resolvedListeners.map { lc, addr in
                     if addr.port == 0, let b = bound[lc.config.name], let port = Int(b.split(separator: ":").last ?? ""),
@@ -102,7 +103,12 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
-        while ready.load(ordering: .sequentiallyConsistent) < workerCount { usleep(1000) }
+        while ready.load(ordering: .sequentiallyConsistent) < startedWorkers { usleep(1000) }
+        if let adminAddress, let adminConfig = config.admin, startErrors.withLock({ $0.isEmpty }) {
+            if let problem = startAdmin(adminConfig, address: adminAddress) {
+                startErrors.withLock { $0.append(problem) }
+            }
+        }
         let errors = startErrors.withLock { $0 }
         if !errors.isEmpty {
             stop()
@@ -142,9 +148,35 @@ public final class ProxyServer: Sendable {
         return stats.downstreamConnectionsActive.load() == 0
     }
 
+    /// The admin endpoint on its own loop thread; returns once it listens, or why it could not.
+    private func startAdmin(_ adminConfig: AdminConfig, address: SocketAddress) -> String? {
+        let started = Atomic<Bool>(false)
+        let problem = Mutex<String?>(nil)
+        let limits = config.limits
+        let stats = adminStats
+        let thread = EventLoopThread(name: "admin") { [self] loop in
+            CProxyLinux_set_thread_name("admin")
+            let endpoint = AdminEndpoint(loop: loop, config: adminConfig, limits: limits, stats: stats, server: self)
+            do {
+                try endpoint.listen(on: address)
+                if let bound = endpoint.listener?.localAddress.description {
+                    self.boundAddresses.withLock { $0["admin"] = bound }
+                }
+                WorkerRegistry.keep(endpoint, on: loop)
+            } catch {
+                problem.withLock { $0 = "admin listener: \(error)" }
+            }
+            started.store(true, ordering: .sequentiallyConsistent)
+        }
+        adminThread.withLock { $0 = thread }
+        while !started.load(ordering: .sequentiallyConsistent) { usleep(1000) }
+        return problem.withLock { $0 }
+    }
+
     public func stop() {
         resolver.stop()
-        let ws = workers.withLock { $0 }
+        var ws = workers.withLock { $0 }
+        if let admin = adminThread.withLock({ $0 }) { ws.append(admin) }
         for w in ws { w.loop.stop() }
         for w in ws { w.join() }
     }

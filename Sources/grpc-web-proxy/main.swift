@@ -11,6 +11,8 @@ grpc-web-proxy \(version): a gRPC-Web and grpc-websockets to native gRPC (HTTP/2
 Usage:
   grpc-web-proxy --config FILE [--log-level LEVEL]   run the proxy
   grpc-web-proxy --validate --config FILE            check the config and exit 0 (valid) or 1 (with the error)
+  grpc-web-proxy --probe HOST:PORT/PATH              GET an admin path; exit 0 on a 2xx answer, 1 otherwise
+                                                     (a Kubernetes exec probe for a loopback-only admin endpoint)
   grpc-web-proxy --version                           print the version
   grpc-web-proxy --help                              print this help
 
@@ -31,6 +33,9 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 var configPath: String?
 var validateOnly = false
 var logLevelOverride: String?
+var probeTarget: String?
+/// Hidden (not in --help): TEST-ONLY resolver override for the integration suite; see `HostsOverride`.
+var testHostsFile: String?
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
     switch arg {
@@ -48,11 +53,28 @@ while let arg = args.popFirst() {
     case "--log-level":
         guard let v = args.popFirst() else { fail("--log-level needs a level") }
         logLevelOverride = v
+    case "--probe":
+        guard let v = args.popFirst() else { fail("--probe needs HOST:PORT/PATH") }
+        probeTarget = v
+    case "--test-hosts":
+        guard let v = args.popFirst() else { fail("--test-hosts needs a file name") }
+        testHostsFile = v
     default:
         if arg.hasPrefix("--config=") { configPath = String(arg.dropFirst("--config=".count)); continue }
         if arg.hasPrefix("--log-level=") { logLevelOverride = String(arg.dropFirst("--log-level=".count)); continue }
         fail("unknown argument \"\(arg)\"\n\n\(usage)")
     }
+}
+
+if let probeTarget { exit(probeAdmin(probeTarget)) }
+
+// Checked before the config so a typo fails `--validate` too, as a usage error like any other bad argument.
+var levelOverride: LogLevel?
+if let name = logLevelOverride {
+    guard let level = LogLevel(name: name) else {
+        fail("unknown log level \"\(name)\" for --log-level (expected trace, debug, info, warn or error)")
+    }
+    levelOverride = level
 }
 
 guard let configPath else { fail("missing --config FILE\n\n\(usage)") }
@@ -76,9 +98,5 @@ if validateOnly {
     exit(0)
 }
 
-var level = config.logLevel
-if let name = logLevelOverride {
-    guard let l = LogLevel.allCases.first(where: { $0.name == name }) else { fail("unknown log level \"\(name)\" (trace, debug, info, warn, error)") }
-    level = l
-}
-exit(runProxy(config: config, logLevel: level))
+if let testHostsFile { enableTestHostsOverride(path: testHostsFile) }
+exit(runProxy(config: config, logLevel: levelOverride ?? config.logLevel))

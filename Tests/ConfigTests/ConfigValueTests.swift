@@ -100,7 +100,9 @@ final class ConfigValueTests: XCTestCase {
         XCTAssertFalse(policy.allows(origin: ""))
         let any = CORSPolicy(allowOrigins: ["*"])
         XCTAssertTrue(any.allows(origin: "https://anything.test"))
-        XCTAssertTrue(any.allows(origin: "null"))
+        XCTAssertFalse(any.allows(origin: "null"), "the opaque origin is never covered by \"*\"")
+        XCTAssertFalse(any.allows(origin: "not an origin"))
+        XCTAssertTrue(CORSPolicy(allowOrigins: ["null"]).allows(origin: "null"), "allowed when listed literally")
         XCTAssertFalse(CORSPolicy().allows(origin: "https://a.b"))
         let ipv6 = CORSPolicy(allowOrigins: ["http://[::1]:8080"])
         XCTAssertTrue(ipv6.allows(origin: "http://[::1]:8080"))
@@ -194,7 +196,7 @@ final class ConfigValueTests: XCTestCase {
                 routes:
                   - prefix: /x
                     cluster: c
-                    cors: {allow_origins: ["*"], allow_credentials: true}
+                    cors: {allow_origins: ["https://c.test"], allow_credentials: true}
                   - prefix: /
                     cluster: c
             clusters: [{name: c, endpoints: ['h:1']}]

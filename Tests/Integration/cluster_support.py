@@ -6,8 +6,9 @@
 * ``host_upstreams`` fixture: ``host_upstreams(server_id, host="127.0.0.1", port=0, extra_delay_ms=0)``; every
   server it started is killed at test end.
 * ``server_ids(...)``: fires calls (optionally concurrently) and counts the ``x-server-id`` of the answers.
-* ``hosts_file``: writes the TEST-ONLY resolver override file read by the proxy when the environment variable
-  ``GRPC_WEB_PROXY_TEST_HOSTS`` names it (see docs/configuration.md, clusters).
+* ``hosts_file``: writes the TEST-ONLY resolver override file read by the proxy when the hidden option
+  ``--test-hosts FILE`` names it (``start_proxy(extra_args=["--test-hosts", str(path)])``; see
+  docs/configuration.md, clusters). The environment variable it replaced is ignored.
 """
 
 from __future__ import annotations

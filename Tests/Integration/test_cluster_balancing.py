@@ -69,14 +69,14 @@ def test_least_request_without_load_still_spreads(start_proxy, host_upstreams): 
 def test_dns_name_with_several_addresses_reaches_all_and_follows_changes(start_proxy, host_upstreams,  # noqa: F811
                                                                         itest_workdir):
     """A headless-Service-like name: one name, one port, three pod addresses (127.0.0.1-3). The proxy resolves it
-    through the test-only hosts override (GRPC_WEB_PROXY_TEST_HOSTS), re-reads it every dns_refresh, and follows
+    through the test-only hosts override (hidden option --test-hosts), re-reads it every dns_refresh, and follows
     the name scaling down and up again."""
     first = host_upstreams("pod1", host="127.0.0.1")
     port = first.port
     pods = [first] + [host_upstreams(f"pod{i}", host=f"127.0.0.{i}", port=port) for i in (2, 3)]
     hosts = hosts_file(itest_workdir / "routing-hosts", {"backend.test.svc": ["127.0.0.1", "127.0.0.2", "127.0.0.3"]})
     p = start_proxy(clusters=[cluster("backend", f"backend.test.svc:{port}", dns_refresh="200ms")],
-                    env={"GRPC_WEB_PROXY_TEST_HOSTS": str(hosts)})
+                    extra_args=["--test-hosts", str(hosts)])
     ids, failures = server_ids(p.base_url, 60)
     assert not failures, failures
     assert ids == {"pod1": 20, "pod2": 20, "pod3": 20}, ids
@@ -104,7 +104,7 @@ def test_dns_failure_keeps_the_last_good_addresses(start_proxy, host_upstreams, 
     u = host_upstreams("kept")
     hosts = hosts_file(itest_workdir / "routing-hosts-2", {"flaky.test.svc": ["127.0.0.1"]})
     p = start_proxy(clusters=[cluster("backend", f"flaky.test.svc:{u.port}", dns_refresh="200ms")],
-                    env={"GRPC_WEB_PROXY_TEST_HOSTS": str(hosts)})
+                    extra_args=["--test-hosts", str(hosts)])
     assert server_ids(p.base_url, 3)[0] == {"kept": 3}
     # The name vanishes from the override and real DNS does not know it either: keep using what worked.
     hosts_file(hosts, {"other.test.svc": ["127.0.0.1"]})

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/resource.h>
 
 const uint32_t CProxyLinux_EPOLLIN = EPOLLIN;
 const uint32_t CProxyLinux_EPOLLOUT = EPOLLOUT;
@@ -58,6 +61,16 @@ int CProxyLinux_set_reuseport(int fd) {
     return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 }
 
+int CProxyLinux_set_reuseaddr(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+}
+
+int CProxyLinux_set_reuseport_only(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+}
+
 int CProxyLinux_set_nodelay(int fd) {
     int one = 1;
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -80,3 +93,17 @@ int CProxyLinux_block_signal(int sig) {
 void CProxyLinux_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int CProxyLinux_cpu_count(void) { return (int)sysconf(_SC_NPROCESSORS_ONLN); }
+
+int64_t CProxyLinux_open_file_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    if (rl.rlim_cur == RLIM_INFINITY) return INT64_MAX;
+    return (int64_t)rl.rlim_cur;
+}
+
+void CProxyLinux_set_thread_name(const char *name) {
+    char shortName[16];
+    strncpy(shortName, name, sizeof shortName - 1);
+    shortName[sizeof shortName - 1] = 0;
+    pthread_setname_np(pthread_self(), shortName);
+}

@@ -10,6 +10,9 @@ struct CORSOverrides {
     var maxAge: Duration?
     var allowCredentials: Bool?
     let mapping: ConfigMapping
+    /// Where `"*"` and `allow_credentials` are written here, to point at whichever makes a merged policy invalid.
+    private var wildcardOriginNode: ConfigNode?
+    private var allowCredentialsNode: ConfigNode?
 
     init(decoding node: ConfigNode) throws(ConfigError) {
         mapping = try node.mapping(knownKeys: CORSOverrides.knownKeys)
@@ -18,6 +21,7 @@ struct CORSOverrides {
             for item in try value.sequence() {
                 let origin = try item.string()
                 if let problem = CORSPolicy.problem(withOriginPattern: origin) { throw item.error(problem) }
+                if origin == "*" { wildcardOriginNode = item }
                 origins.append(origin)
             }
             allowOrigins = origins
@@ -25,7 +29,10 @@ struct CORSOverrides {
         if let value = mapping.optional("allow_headers") { allowHeaders = try CORSOverrides.headerNames(value) }
         if let value = mapping.optional("expose_headers") { exposeHeaders = try CORSOverrides.headerNames(value) }
         if let value = mapping.optional("max_age") { maxAge = try value.duration() }
-        if let value = mapping.optional("allow_credentials") { allowCredentials = try value.bool() }
+        if let value = mapping.optional("allow_credentials") {
+            allowCredentials = try value.bool()
+            allowCredentialsNode = value
+        }
     }
 
     /// The effective policy: these fields over `base` (nil = this is the only policy, so
@@ -41,8 +48,18 @@ struct CORSOverrides {
         if let exposeHeaders { policy.exposeHeaders = exposeHeaders }
         if let maxAge { policy.maxAge = maxAge }
         if let allowCredentials { policy.allowCredentials = allowCredentials }
+        if policy.allowCredentials && policy.allowOrigins.contains("*") {
+            // A listener policy with both was refused already, so one of the two is written here.
+            let node = (allowCredentials == true ? allowCredentialsNode : nil) ?? wildcardOriginNode ?? mapping.base
+            throw node.error(CORSOverrides.credentialsWithWildcard)
+        }
         return policy
     }
+
+    static let credentialsWithWildcard = "allow_origins \"*\" cannot be combined with allow_credentials: true. "
+        + "The Fetch standard's CORS check fails a credentialed response whose Access-Control-Allow-Origin is \"*\", "
+        + "and echoing every origin instead would let any site make calls with the user's cookies; "
+        + "list the trusted origins instead"
 
     /// A list of header names, checked to be HTTP tokens and lower-cased.
     static func headerNames(_ node: ConfigNode) throws(ConfigError) -> [String] {

@@ -27,7 +27,7 @@ extension ClusterConfig {
         }
         if let value = mapping.optional("max_concurrent_streams") { maxConcurrentStreams = try value.integer(in: 1...ClusterConfig.maxWindow) }
         if let value = mapping.optional("max_connections_per_endpoint") { maxConnectionsPerEndpoint = try value.integer(in: 1...1024) }
-        if let value = mapping.optional("max_pending") { maxPending = try value.integer(in: 0...Int.max) }
+        if let value = mapping.optional("max_pending") { maxPending = try value.integer(in: 0...ConfigBounds.maxQueue) }
         if let value = mapping.optional("keepalive_interval") { keepaliveInterval = try value.duration() }
         if let value = mapping.optional("keepalive_timeout") { keepaliveTimeout = try value.duration(allowZero: false) }
         if let value = mapping.optional("dns_refresh") { dnsRefresh = try value.duration(allowZero: false) }
@@ -50,8 +50,8 @@ extension HealthCheckConfig {
         self.init()
         if let value = mapping.optional("interval") { interval = try value.duration(allowZero: false) }
         if let value = mapping.optional("timeout") { timeout = try value.duration(allowZero: false) }
-        if let value = mapping.optional("unhealthy_threshold") { unhealthyThreshold = try value.integer(in: 1...Int.max) }
-        if let value = mapping.optional("healthy_threshold") { healthyThreshold = try value.integer(in: 1...Int.max) }
+        if let value = mapping.optional("unhealthy_threshold") { unhealthyThreshold = try value.integer(in: 1...ConfigBounds.maxThreshold) }
+        if let value = mapping.optional("healthy_threshold") { healthyThreshold = try value.integer(in: 1...ConfigBounds.maxThreshold) }
         if let value = mapping.optional("service") { service = try value.string() }
     }
 }
@@ -62,7 +62,7 @@ extension OutlierDetectionConfig {
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: OutlierDetectionConfig.knownKeys)
         self.init()
-        if let value = mapping.optional("consecutive_failures") { consecutiveFailures = try value.integer(in: 0...Int.max) }
+        if let value = mapping.optional("consecutive_failures") { consecutiveFailures = try value.integer(in: 0...ConfigBounds.maxThreshold) }
         if let value = mapping.optional("base_ejection_time") { baseEjectionTime = try value.duration(allowZero: false) }
         if let value = mapping.optional("max_ejection_time") {
             maxEjectionTime = try value.duration(allowZero: false)

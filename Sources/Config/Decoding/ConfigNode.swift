@@ -117,6 +117,9 @@ struct ConfigNode {
             throw self.error("invalid duration \"\(text)\" (expected a number with a unit: 250ms, 30s, 1.5s, 5m, 1h)")
         }
         if !allowZero && value == .zero { throw error("must be greater than 0") }
+        if value > ConfigBounds.maxDuration {
+            throw error("must be at most \(DurationSyntax.format(ConfigBounds.maxDuration)) (365 days)")
+        }
         return value
     }
 

@@ -45,7 +45,7 @@ extension ProxyConfig {
         let listenerNodes = try listenersNode.sequence()
         if listenerNodes.isEmpty { throw listenersNode.error("at least one listener is required") }
         var listenerNames: [String: String] = [:]
-        var listenerAddresses: [SocketAddressSpec: String] = [:]
+        var listenAddresses = ListenAddressSet()
         for node in listenerNodes {
             let listener = try ListenerConfig(decoding: node)
             let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
@@ -53,13 +53,12 @@ extension ProxyConfig {
                 throw try mapping.required("name").error("duplicate listener name \"\(listener.name)\" (also used by \(first))")
             }
             listenerNames[listener.name] = node.path
-            let normalized = SocketAddressSpec(host: listener.address.host.lowercased(), port: listener.address.port)
-            if listener.address.port != 0 {
-                if let first = listenerAddresses[normalized] {
-                    throw try mapping.required("address").error("duplicate listener address \(listener.address) (also used by \(first))")
-                }
-                listenerAddresses[normalized] = node.path
+            if let clash = listenAddresses.clash(with: listener.address) {
+                throw try mapping.required("address").error(clash.sameText
+                    ? "duplicate listener address \(listener.address) (also used by \(clash.owner))"
+                    : "listener address \(listener.address) overlaps \(clash.address) of \(clash.owner): \(clash.reason)")
             }
+            listenAddresses.insert(listener.address, owner: node.path)
             listeners.append(listener)
         }
 
@@ -79,14 +78,14 @@ extension ProxyConfig {
         }
 
         if let node = top.optional("admin") {
-            let mapping = try node.mapping(knownKeys: ["address"])
-            let addressNode = try mapping.required("address")
-            let address = try addressNode.address(allowPortZero: true)
-            let normalized = SocketAddressSpec(host: address.host.lowercased(), port: address.port)
-            if address.port != 0, let listenerPath = listenerAddresses[normalized] {
-                throw addressNode.error("admin address \(address) is already used by \(listenerPath)")
+            let adminConfig = try AdminConfig(decoding: node)
+            if let clash = listenAddresses.clash(with: adminConfig.address) {
+                let address = adminConfig.address
+                throw try node.mapping(knownKeys: AdminConfig.knownKeys).required("address").error(clash.sameText
+                    ? "admin address \(address) is already used by \(clash.owner)"
+                    : "admin address \(address) overlaps \(clash.address) of \(clash.owner): \(clash.reason)")
             }
-            admin = AdminConfig(address: address)
+            admin = adminConfig
         }
 
         try checkRouteClusters(listenerNodes: listenerNodes)
@@ -121,16 +120,15 @@ extension DownstreamLimits {
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: DownstreamLimits.knownKeys)
         self.init()
-        if let value = mapping.optional("max_request_headers_size") { maxRequestHeadersSize = try value.size(in: 1...Int.max) }
-        if let value = mapping.optional("max_headers_count") { maxHeadersCount = try value.integer(in: 1...Int.max) }
-        if let value = mapping.optional("max_request_body_size") { maxRequestBodySize = try value.size(in: 0...Int.max) }
-        // A gRPC message length is a 32-bit field.
-        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...Int(UInt32.max)) }
+        if let value = mapping.optional("max_request_headers_size") { maxRequestHeadersSize = try value.size(in: 1...ConfigBounds.maxHeadersSize) }
+        if let value = mapping.optional("max_headers_count") { maxHeadersCount = try value.integer(in: 1...ConfigBounds.maxHeaderCount) }
+        if let value = mapping.optional("max_request_body_size") { maxRequestBodySize = try value.size(in: 0...ConfigBounds.maxSize) }
+        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...ConfigBounds.maxSize) }
         if let value = mapping.optional("header_read_timeout") { headerReadTimeout = try value.duration(allowZero: false) }
         if let value = mapping.optional("idle_timeout") { idleTimeout = try value.duration() }
-        if let value = mapping.optional("write_buffer_limit") { writeBufferLimit = try value.size(in: 1...Int.max) }
-        if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...Int.max) }
-        if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...(1 << 30)) }
+        if let value = mapping.optional("write_buffer_limit") { writeBufferLimit = try value.size(in: 1...ConfigBounds.maxSize) }
+        if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...ConfigBounds.maxConnections) }
+        if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...ConfigBounds.maxSize) }
         if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
     }
 }
@@ -141,6 +139,7 @@ extension OverloadConfig {
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: OverloadConfig.knownKeys)
         self.init()
+        // Process-wide budgets may exceed the 1 GiB cap on one buffer: up to 1 TiB.
         if let value = mapping.optional("max_buffered_bytes") { maxBufferedBytes = try value.size(in: 0...(1 << 40)) }
         if let value = mapping.optional("max_rss") { maxRSS = try value.size(in: 0...(1 << 40)) }
     }
@@ -152,8 +151,8 @@ extension WebSocketSettings {
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: WebSocketSettings.knownKeys)
         self.init()
-        if let value = mapping.optional("max_frame_size") { maxFrameSize = try value.size(in: 1...Int.max) }
-        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...Int.max) }
+        if let value = mapping.optional("max_frame_size") { maxFrameSize = try value.size(in: 1...ConfigBounds.maxSize) }
+        if let value = mapping.optional("max_message_size") { maxMessageSize = try value.size(in: 1...ConfigBounds.maxSize) }
         if let value = mapping.optional("ping_interval") { pingInterval = try value.duration() }
         if let value = mapping.optional("idle_timeout") { idleTimeout = try value.duration() }
         if let value = mapping.optional("require_origin") { requireOrigin = try value.bool() }

@@ -10,7 +10,7 @@ extension RouteConfig {
         self.init(match: match, cluster: cluster, cors: listenerCORS)
         if let value = mapping.optional("headers") { headers = try RouteConfig.decodeHeaders(value) }
         if let value = mapping.optional("timeout") { timeout = try value.duration() }
-        if let value = mapping.optional("max_request_bytes") { maxRequestBytes = try value.size(in: 1...Int(UInt32.max)) }
+        if let value = mapping.optional("max_request_bytes") { maxRequestBytes = try value.size(in: 1...ConfigBounds.maxSize) }
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: listenerCORS) }
     }

@@ -42,7 +42,7 @@ public enum CORSResponder {
             ("Access-Control-Max-Age", String(policy.maxAge.components.seconds)),
             ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
         ]
-        if policy.allowCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
+        if policy.sendsCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
         return .allowed(h)
     }
 
@@ -56,7 +56,7 @@ public enum CORSResponder {
                 : (grpcWebExposedHeaders + policy.exposeHeaders.map { $0.lowercased() }).joined(separator: ", ")),
             ("Vary", "Origin"),
         ]
-        if policy.allowCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
+        if policy.sendsCredentials { h.append(("Access-Control-Allow-Credentials", "true")) }
         return h
     }
 }

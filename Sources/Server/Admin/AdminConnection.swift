@@ -1,70 +1,200 @@
+import Config
 import EventLoop
 import HTTP1Codec
-import Proxy
 import Transport
 
-/// The admin endpoint: `GET /ready` (200 serving, 503 draining), `GET /metrics` (Prometheus text),
-/// `GET /healthz` (200 while the process runs). Plain HTTP/1.1, one request at a time.
+/// One admin connection: `GET /ready` (200 serving, 503 draining), `GET /healthz` (200 while the process runs),
+/// `GET /metrics` (Prometheus text); `HEAD` for each, answered without a body. Plain HTTP/1.1.
+///
+/// Bounded like a proxy connection: a pipelined request is processed only after the previous answer has left
+/// the process (been taken by the kernel), so a client that sends requests and never reads holds at most one
+/// answer and one read's worth of unprocessed input here, never an answer per request. A request head must
+/// arrive within `limits.header_read_timeout` of its first byte, and a connection that makes no progress (no
+/// request, or an answer it does not read) for `limits.idle_timeout` is closed. Loop-confined (admin loop).
 final class AdminConnection: TCPConnectionDelegate {
     private let tcp: TCPConnection
-    private var parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: 8 * 1024, maxHeaderCount: 50, maxBodyBytes: 0))
-    private let server: ProxyServer
+    private let endpoint: AdminEndpoint
+    private var parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: 8 * 1024, maxHeaderCount: 50, maxBodyBytes: 1024))
+    /// Input read after a request whose answer is still queued in `tcp`; reading is paused while it is non-empty
+    /// or an answer is queued, so it never holds more than what one read returned (the loop's 64 KiB buffer).
+    private var pendingInput: [UInt8] = []
+    private var waitingForDrain = false
+    /// An answer with `Connection: close` was sent: nothing after that request is processed (RFC 9112 §9.6).
+    private var closing = false
+    private var closed = false
+    /// Last read or drained answer; the idle deadline counts from here.
+    private var lastActivity: UInt64
+    /// Arrival of the first byte of a request head not yet complete; the header deadline counts from here.
+    private var headStartedAt: UInt64?
+    /// One lazily re-armed timer for both deadlines: when it fires early it re-arms for what remains.
+    private var timer: TimerHandle?
+    private var timerDeadline: UInt64 = 0
 
-    init(fd: Int32, loop: EventLoop, readBuffer: LoopReadBuffer, server: ProxyServer) {
-        self.server = server
-        tcp = TCPConnection(loop: loop, fd: fd, readBuffer: readBuffer)
+    init(fd: Int32, endpoint: AdminEndpoint) {
+        self.endpoint = endpoint
+        lastActivity = endpoint.loop.now
+        tcp = TCPConnection(loop: endpoint.loop, fd: fd, readBuffer: endpoint.readBuffer)
         tcp.delegate = self
+        armTimer()
     }
+
+    // MARK: Input
 
     func connectionDidConnect(_ connection: TCPConnection) {}
 
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {
+        lastActivity = endpoint.loop.now
+        if waitingForDrain {
+            pendingInput.append(contentsOf: bytes)
+            return
+        }
+        process(bytes)
+        armTimer()
+    }
+
+    /// Parses and answers requests until the input runs out or an answer stays queued.
+    private func process(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
-        while offset < bytes.count && !tcp.isClosed {
+        while !closed && !closing {
+            let input = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let event: HTTP1ParseEvent
+            let consumed: Int
             do {
-                let (event, consumed) = try parser.next(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                offset += consumed
-                switch event {
-                case .head(let head): respond(head)
-                case .needMoreData: if consumed == 0 { return }
-                case .body, .end: break
-                }
+                (event, consumed) = try parser.next(input)
             } catch {
-                reply(error.status, error.reason + "\n", close: true)
+                reply(error.status, error.reason + "\n", headOnly: false, close: true)
                 return
+            }
+            offset += consumed
+            switch event {
+            case .needMoreData:
+                // Bytes kept by the parser: a request head has started arriving.
+                if consumed > 0 && headStartedAt == nil { headStartedAt = endpoint.loop.now }
+                if consumed == 0 { return }
+            case .head(let head):
+                headStartedAt = nil
+                respond(head)
+            case .body:
+                break  // admin requests carry no body; a small one is read and ignored
+            case .end:
+                if tcp.bufferedBytes > 0 && !closed {
+                    // The answer did not fit in the socket: the next request waits until it has.
+                    waitingForDrain = true
+                    pendingInput.append(contentsOf: bytes[offset...])
+                    tcp.pauseReading()
+                    return
+                }
             }
         }
     }
 
+    func connectionDidDrainWrites(_ connection: TCPConnection) {
+        guard waitingForDrain, !closed else { return }
+        waitingForDrain = false
+        lastActivity = endpoint.loop.now
+        let input = pendingInput
+        pendingInput = []
+        tcp.resumeReading()
+        input.withUnsafeBytes { process($0) }
+        armTimer()
+    }
+
+    func connectionDidReadEOF(_ connection: TCPConnection) {
+        tcp.closeAfterWrites()
+        if tcp.isClosed { finish() }
+    }
+
+    func connectionDidClose(_ connection: TCPConnection, errno: Int32) { finish() }
+
+    // MARK: Answers
+
     private func respond(_ head: HTTPRequestHead) {
-        guard head.method == "GET" || head.method == "HEAD" else {
-            reply(405, "admin endpoints are GET only\n", close: !head.keepAlive)
+        endpoint.stats.requestsTotal.add(1)
+        let headOnly = head.method == "HEAD"
+        let close = !head.keepAlive
+        guard head.method == "GET" || headOnly else {
+            reply(405, "admin endpoints answer GET and HEAD only\n", headOnly: false, close: true,
+                  extra: [("Allow", "GET, HEAD")])
             return
         }
         switch head.path {
         case "/ready":
-            if server.isDraining { reply(503, "draining\n", close: !head.keepAlive) } else { reply(200, "ready\n", close: !head.keepAlive) }
+            if endpoint.server.isDraining {
+                reply(503, "draining\n", headOnly: headOnly, close: close)
+            } else {
+                reply(200, "ready\n", headOnly: headOnly, close: close)
+            }
         case "/healthz":
-            reply(200, "ok\n", close: !head.keepAlive)
+            reply(200, "ok\n", headOnly: headOnly, close: close)
         case "/metrics":
-            reply(200, server.stats.prometheusText(), contentType: "text/plain; version=0.0.4", close: !head.keepAlive)
+            reply(200, endpoint.metricsText(), contentType: "text/plain; version=0.0.4", headOnly: headOnly, close: close)
         default:
-            reply(404, "unknown admin path; try /ready, /healthz or /metrics\n", close: !head.keepAlive)
+            reply(404, "unknown admin path; try /ready, /healthz or /metrics\n", headOnly: headOnly, close: close)
         }
     }
 
-    private func reply(_ status: Int, _ body: String, contentType: String = "text/plain; charset=utf-8", close: Bool) {
-        let b = Array(body.utf8)
+    /// `headOnly` (HEAD): the same head, Content-Length included (RFC 9110 §9.3.2), and no body.
+    private func reply(_ status: Int, _ body: String, contentType: String = "text/plain; charset=utf-8", headOnly: Bool,
+                       close: Bool, extra: [(String, String)] = []) {
         var out: [UInt8] = []
-        var h: [(String, String)] = [("Content-Type", contentType), ("Content-Length", String(b.count))]
-        if close { h.append(("Connection", "close")) }
-        HTTP1ResponseWriter.writeHead(status: status, headers: h, into: &out)
-        out += b
+        var headers: [(String, String)] = [("Content-Type", contentType), ("Content-Length", String(body.utf8.count))]
+        headers += extra
+        if close { headers.append(("Connection", "close")) }
+        HTTP1ResponseWriter.writeHead(status: status, headers: headers, into: &out)
+        if !headOnly { out += body.utf8 }
         tcp.write(out)
-        if close { tcp.closeAfterWrites() }
+        if close {
+            closing = true
+            tcp.closeAfterWrites()
+            if tcp.isClosed { finish() }
+        }
     }
 
-    func connectionDidReadEOF(_ connection: TCPConnection) { tcp.closeAfterWrites() }
-    func connectionDidDrainWrites(_ connection: TCPConnection) {}
-    func connectionDidClose(_ connection: TCPConnection, errno: Int32) {}
+    // MARK: Deadlines
+
+    private var headerTimeoutNanos: UInt64 { UInt64(endpoint.limits.headerReadTimeout.nanoseconds) }
+    private var idleTimeoutNanos: UInt64 { UInt64(endpoint.limits.idleTimeout.nanoseconds) }
+
+    /// While a head is arriving: its header deadline. Otherwise (waiting for a request, or for the client to read an
+    /// answer): the idle deadline, if `idle_timeout` is set.
+    private func currentDeadline() -> UInt64? {
+        if let start = headStartedAt { return start &+ headerTimeoutNanos }
+        if idleTimeoutNanos > 0 { return lastActivity &+ idleTimeoutNanos }
+        return nil
+    }
+
+    private func armTimer() {
+        guard !closed, let deadline = currentDeadline() else { return }
+        // An earlier timer re-checks when it fires; only a deadline that moved closer needs a new one.
+        if timer != nil && timerDeadline <= deadline { return }
+        endpoint.loop.cancelTimer(timer)
+        timerDeadline = deadline
+        let now = MonotonicClock.nowNanos()
+        timer = endpoint.loop.scheduleTimer(afterNanos: deadline > now ? deadline - now : 0) { [self] in timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard !closed, let deadline = currentDeadline() else { return }
+        guard MonotonicClock.nowNanos() >= deadline else { return armTimer() }
+        if headStartedAt != nil {
+            Log.debug("admin", "request headers not received within \(endpoint.limits.headerReadTimeout)")
+            reply(408, "request headers not received within \(endpoint.limits.headerReadTimeout)\n", headOnly: false, close: true)
+            // A client that does not read its 408 either must not keep the connection.
+            if !closed { tcp.close(); finish() }
+        } else {
+            Log.debug("admin", "closing an admin connection idle for \(endpoint.limits.idleTimeout)")
+            tcp.close()
+            finish()
+        }
+    }
+
+    private func finish() {
+        guard !closed else { return }
+        closed = true
+        endpoint.loop.cancelTimer(timer)
+        timer = nil
+        pendingInput = []
+        endpoint.connectionClosed(self)
+    }
 }

@@ -29,6 +29,10 @@ int CProxyLinux_eventfd_drain(int fd);
 int CProxyLinux_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 int CProxyLinux_socket_nonblocking(int domain, int type);
 int CProxyLinux_set_reuseport(int fd);
+/// SO_REUSEADDR only (restart over TIME_WAIT connections) for a socket that must not share its port.
+int CProxyLinux_set_reuseaddr(int fd);
+/// SO_REUSEPORT only, set on an already bound socket so that sockets bound after it may join its port.
+int CProxyLinux_set_reuseport_only(int fd);
 int CProxyLinux_set_nodelay(int fd);
 /// SO_ERROR of a socket (result of a non-blocking connect).
 int CProxyLinux_socket_error(int fd);
@@ -36,6 +40,10 @@ int CProxyLinux_socket_error(int fd);
 int CProxyLinux_block_signal(int sig);
 /// Ignores SIGPIPE process-wide: writes to a closed socket return EPIPE instead of killing us.
 void CProxyLinux_ignore_sigpipe(void);
+/// The soft RLIMIT_NOFILE (open-file limit) of the process; -1 when unknown, INT64_MAX when unlimited.
+int64_t CProxyLinux_open_file_limit(void);
+/// Names the calling thread (shown by top -H, ps -L, /proc/<pid>/task/<tid>/comm); at most 15 bytes are kept.
+void CProxyLinux_set_thread_name(const char *name);
 /// Number of online CPUs.
 int CProxyLinux_cpu_count(void);
 #endif

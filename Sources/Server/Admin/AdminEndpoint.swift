@@ -1,0 +1,56 @@
+import Config
+import EventLoop
+import Glibc
+import Transport
+
+/// The admin endpoint's state on its own loop (thread "admin"): the listener, the open connections and their cap.
+/// It has a loop of its own so that a scraper or a misbehaving admin client never takes time from proxy traffic,
+/// and a stalled proxy worker never makes the readiness probe fail. Loop-confined.
+final class AdminEndpoint {
+    let loop: EventLoop
+    let readBuffer = LoopReadBuffer()
+    let limits: DownstreamLimits
+    let maxConnections: Int
+    let stats: AdminStats
+    let server: ProxyServer
+    private(set) var listener: TCPListener?
+    private var connections: [ObjectIdentifier: AdminConnection] = [:]
+
+    init(loop: EventLoop, config: AdminConfig, limits: DownstreamLimits, stats: AdminStats, server: ProxyServer) {
+        self.loop = loop
+        self.limits = limits
+        self.maxConnections = config.maxConnections
+        self.stats = stats
+        self.server = server
+    }
+
+    func listen(on address: SocketAddress) throws {
+        listener = try TCPListener(loop: loop, address: address, sharing: .exclusive) { [unowned self] fd, _ in
+            accept(fd)
+        }
+    }
+
+    private func accept(_ fd: Int32) {
+        guard connections.count < maxConnections else {
+            stats.connectionsRejectedTotal.add(1)
+            Log.debug("admin", "closing a new admin connection: \(maxConnections) already open (admin.max_connections)")
+            Glibc.close(fd)
+            return
+        }
+        let connection = AdminConnection(fd: fd, endpoint: self)
+        connections[ObjectIdentifier(connection)] = connection
+        stats.connectionsTotal.add(1)
+        stats.connectionsActive.add(1)
+    }
+
+    func connectionClosed(_ connection: AdminConnection) {
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            stats.connectionsActive.subtract(1)
+        }
+    }
+
+    /// The whole `/metrics` text: the proxy's counters, then the admin endpoint's own.
+    func metricsText() -> String {
+        server.stats.prometheusText() + stats.prometheusText()
+    }
+}
