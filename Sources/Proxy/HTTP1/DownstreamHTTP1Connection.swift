@@ -93,7 +93,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
     }
 
-    /// Lazy like the idle timer: armed once per request body, re-armed for the remaining time when bytes arrived.
+    /// Lazy like the idle timer: armed once per incomplete request body, re-armed for the remaining time when
+    /// bytes arrived in between.
     private func armBodyTimer() {
         lastBodyActivity = worker.loop.now
         guard bodyTimer == nil, limits.requestBodyTimeout > .zero else { return }
@@ -177,6 +178,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             switch event {
             case .needMoreData:
                 if !inRequest && requestComplete && consumed > 0 { armHeaderTimer() }
+                // Armed only when a body is still incomplete after a read: a request that arrives whole (every
+                // unary call from a browser) costs no timer.
+                if inRequest && !requestComplete && !discardingBody { armBodyTimer() }
                 return
             case .head(let head):
                 worker.loop.cancelTimer(headerTimer)
@@ -225,7 +229,6 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         discardingBody = false
         keepAlive = head.keepAlive && !worker.draining
         currentHead = head
-        armBodyTimer()
 
         if head.isUpgrade, head.headers["upgrade"]?.lowercased() == "websocket" {
             startWebSocket(head)
