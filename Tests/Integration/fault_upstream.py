@@ -21,6 +21,9 @@ Modes:
   close_at_once      (connection-level, --mode only) accept TCP and close at once with a RST (SO_LINGER 0),
                      before sending any HTTP/2 byte
   close_at_once_fin  (connection-level, --mode only) the same with a plain close (FIN)
+  ping_flood         (connection-level, --mode only) sends its SETTINGS, reads the client's first bytes, then
+                     sends PING frames (at most --flood-bytes) and never reads again: the client's PING ACKs
+                     pile up
   hpack_bomb:<WHERE> an HPACK bomb in the response: WHERE is headers, trailers or trailers_only. The block adds
                      one large field (--bomb-value-size bytes) to the dynamic table, then references it
                      --bomb-refs times (one byte each): a small block that decodes to a huge header list
@@ -133,6 +136,9 @@ class Handler(socketserver.BaseRequestHandler):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
         sock.sendall(conn.data_to_send())
+        if ARGS.mode == "ping_flood":
+            self._ping_flood(sock)
+            return
         bodies: dict[int, bytearray] = {}
         modes: dict[int, str] = {}
         pending: dict[int, tuple[bytes, list]] = {}  # ok-mode responses waiting for flow-control window
@@ -228,6 +234,22 @@ class Handler(socketserver.BaseRequestHandler):
                     return
 
     @staticmethod
+    def _ping_flood(sock: socket.socket) -> None:
+        sock.recv(65536)
+        ping = struct.pack(">I", 8)[1:] + bytes([6, 0]) + struct.pack(">I", 0) + b"12345678"
+        chunk = ping * 4096
+        sent = 0
+        sock.settimeout(10)
+        try:
+            while sent < ARGS.flood_bytes:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        with COUNTERS.lock:
+            COUNTERS.data_bytes += sent
+
+    @staticmethod
     def _send_bomb(conn: h2.connection.H2Connection, sid: int, where: str, body: bytes, pending: dict) -> None:
         # h2's encoder indexes the first occurrence; every repeat is then a one-byte indexed reference.
         bomb = [("x-bomb", "b" * ARGS.bomb_value_size)] * ARGS.bomb_refs
@@ -294,6 +316,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="fault-injecting HTTP/2 upstream")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--mode", default=None, help="force one mode for every request (see module doc)")
+    ap.add_argument("--flood-bytes", type=int, default=64 << 20, help="ping_flood: bytes of PING frames at most")
     ap.add_argument("--bomb-refs", type=int, default=30000, help="hpack_bomb: references to the large field")
     ap.add_argument("--bomb-value-size", type=int, default=4000, help="hpack_bomb: size of the large field's value")
     ARGS = ap.parse_args()
