@@ -32,6 +32,8 @@ public enum GRPCHeaderTranslation {
     /// The names a request's `Connection` field nominates as hop-by-hop (RFC 9110 §7.6.1), apart from those
     /// dropped anyway, appended to `names` lower-cased.
     static func connectionNominated(_ value: String, into names: inout [String]) {
+        // What browsers send: nothing to split.
+        if value.equalsLowercaseASCII("keep-alive") || value.equalsLowercaseASCII("close") { return }
         for token in value.split(separator: ",") {
             let name = String(token).trimmingWhitespace().asciiLowercased()
             if name.isEmpty || name == "close" || isDroppedRequestHeader(name) { continue }
