@@ -13,7 +13,7 @@ enum UpstreamFailureStatus {
         case .connectionLost(let why), .overloaded(let why), .noEndpoint(let why):
             return (.unavailable, why)
         case .headerListTooLarge(let limit):
-            return (.internalError, "the upstream's header list exceeded \(limit) bytes (cluster max_response_header_bytes)")
+            return (.internalError, "the upstream's header list exceeded \(limit) bytes")
         }
     }
 
