@@ -373,6 +373,8 @@ public final class ClusterPool {
             recordFailure(ep, "stream reset with HTTP/2 error code \(code)")
         case .connectionLost(let why)?:
             recordFailure(ep, why)
+        case .headerListTooLarge(let limit)?:
+            recordFailure(ep, "response header list over \(limit) bytes")
         case .connectFailed?, .overloaded?, .noEndpoint?:
             // Connect failures are counted once per connection attempt, in connectionClosed.
             return

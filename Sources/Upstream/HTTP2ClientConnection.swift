@@ -14,8 +14,13 @@ protocol HTTP2ClientConnectionOwner: AnyObject {
 
 /// One HTTP/2 client connection (cleartext, prior knowledge) driven by an nghttp2 session through the memory
 /// APIs only. nghttp2 never writes: `mem_send` output goes to the `TCPConnection` after processing, coalesced
-/// to once per loop iteration. Automatic WINDOW_UPDATE is off: window goes back via `consume` when the
-/// downstream has taken the bytes, so a slow browser slows the server instead of growing our buffers.
+/// to once per loop iteration.
+///
+/// Flow control is split by level (automatic WINDOW_UPDATE is off). The connection window, shared by every call
+/// here, goes back as soon as DATA arrives, so a browser that stops reading can never stall the other calls.
+/// The stream window goes back only when the downstream has taken the bytes (`consumeStreamWindow`), so a slow
+/// browser slows its own stream at the server instead of growing our buffers: what this connection holds is at
+/// most `maxConcurrentStreamsCap × initial_stream_window`.
 final class HTTP2ClientConnection: TCPConnectionDelegate {
     enum State { case connecting, ready, draining, closed }
 
@@ -41,9 +46,17 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     private let keepaliveTimeout: Duration
     /// Output buffered in the socket above this pauses `mem_send` until the socket drains.
     private static let outputHighWatermark = 1 << 20
-    /// Per-stream header collection (nghttp2 delivers one field per callback).
-    private var headerAccumulator: [Int32: [(String, String)]] = [:]
+    /// The header block being received (nghttp2 delivers one field per callback). HTTP/2 sends a block's frames
+    /// back to back (HEADERS then CONTINUATION, nothing interleaved), so one block per connection is ever in
+    /// progress: no per-stream map for a hostile server to grow.
+    private var block = ResponseHeaderBlock()
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise, enforced here because nghttp2 does not enforce it on what it
+    /// receives.
+    private let maxHeaderListBytes: Int
     private var goawayLastStreamID: Int32 = Int32.max
+    /// False until the server sent its first byte. A server that closes before speaking HTTP/2 at all (not even
+    /// its SETTINGS) cannot have processed any stream, so those streams may be retried elsewhere.
+    private var serverSpoke = false
 
     init(loop: EventLoop, address: SocketAddress, readBuffer: LoopReadBuffer, settings: UpstreamSettings) throws {
         self.loop = loop
@@ -51,6 +64,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         self.maxConcurrentStreamsCap = settings.maxConcurrentStreams
         self.keepaliveInterval = settings.keepaliveInterval
         self.keepaliveTimeout = settings.keepaliveTimeout
+        self.maxHeaderListBytes = settings.maxResponseHeaderBytes
         tcp = try TCPConnection.connect(loop: loop, to: address, readBuffer: readBuffer, delegate: self)
         createSession(settings: settings)
         connectTimer = loop.scheduleTimer(after: settings.connectTimeout) { [weak self] in
@@ -73,6 +87,13 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // Floods from a hostile server end the session instead of growing queues. These are nghttp2's defaults,
+        // set here so the bound is stated where the session is made: at most 1000 SETTINGS/PING ACKs waiting to
+        // be sent (they wait when our socket to the server is backed up), 32 entries per SETTINGS frame and 8
+        // CONTINUATION frames per header block.
+        nghttp2_option_set_max_outbound_ack(option, 1000)
+        nghttp2_option_set_max_settings(option, 32)
+        nghttp2_option_set_max_continuations(option, 8)
         // Until the server's SETTINGS arrive, assume the gRPC-typical 100 rather than unlimited.
         nghttp2_option_set_peer_max_concurrent_streams(option, 100)
         var s: OpaquePointer?
@@ -154,7 +175,6 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
             return
         }
         stream.streamID = id
-        stream.windowConnection = self
         streams[id] = stream
         scheduleFlush()
     }
@@ -168,14 +188,11 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         scheduleFlush()
     }
 
-    func consume(_ stream: UpstreamStream, _ n: Int) {
-        guard let session, state != .closed else { return }
-        if stream.streamID > 0, streams[stream.streamID] != nil {
-            nghttp2_session_consume(session, stream.streamID, n)
-        } else {
-            // The stream is gone; the connection window must still be given back or it leaks.
-            nghttp2_session_consume_connection(session, n)
-        }
+    /// The downstream took `n` bytes of this stream's DATA: open the stream's window by as much. Nothing to do
+    /// for a stream that has closed (the connection window already went back when the bytes arrived).
+    func consumeStreamWindow(_ stream: UpstreamStream, _ n: Int) {
+        guard let session, state != .closed, stream.streamID > 0, streams[stream.streamID] === stream else { return }
+        nghttp2_session_consume_stream(session, stream.streamID, n)
         scheduleFlush()
     }
 
@@ -185,11 +202,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
             return
         }
         guard let session, stream.streamID > 0, streams[stream.streamID] != nil else { return }
+        // No window is owed: the connection's went back on receipt, and the stream's dies with the stream.
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID, NGHTTP2_CANCEL.rawValue)
-        if stream.unconsumed > 0 {
-            nghttp2_session_consume_connection(session, stream.unconsumed)
-            stream.unconsumed = 0
-        }
         scheduleFlush()
     }
 
@@ -254,6 +268,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         lastActivity = loop.now
+        if bytes.count > 0 { serverSpoke = true }
         processing = true
         let rc = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         processing = false
@@ -279,8 +294,13 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     }
 
     /// Closes the connection and fails every stream on it. Idempotent.
+    ///
+    /// A connection that was up but over which the server never sent a byte counts as a failed connect: the
+    /// endpoint accepted TCP and closed (a crashing or misconfigured server, a load balancer with no backend).
+    /// Its streams never reached an HTTP/2 server, so the pool retries them elsewhere like waiting ones.
     func shutdown(reason: String, connectFailed: Bool) {
         guard state != .closed else { return }
+        let neverSpoke = state != .connecting && !serverSpoke
         state = .closed
         loop.cancelTimer(connectTimer)
         loop.cancelTimer(pingTimer)
@@ -289,13 +309,18 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         tcp = nil
         let open = streams.values.sorted { $0.streamID < $1.streamID }
         streams = [:]
-        let queued = waiting
+        var retryable = waiting
         waiting = []
+        let why = neverSpoke ? "\(endpoint) closed the connection before speaking HTTP/2 (\(reason))" : reason
         for s in open {
             s.connection = nil
-            s.finish(.connectionLost(reason))
+            if neverSpoke && s.canRetry {
+                retryable.append(s)
+            } else {
+                s.finish(.connectionLost(why))
+            }
         }
-        owner?.connectionClosed(self, failedWaiting: queued, reason: reason, connectFailed: connectFailed)
+        owner?.connectionClosed(self, failedWaiting: retryable, reason: why, connectFailed: connectFailed || neverSpoke)
     }
 
     // MARK: Keepalive
@@ -321,16 +346,24 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     // MARK: nghttp2 events (called from the C trampolines below)
 
     fileprivate func onBeginHeaders(streamID: Int32) {
-        headerAccumulator[streamID] = []
+        block.begin(streamID)
     }
 
-    fileprivate func onHeader(streamID: Int32, name: String, value: String) {
-        headerAccumulator[streamID, default: []].append((name, value))
+    /// One field of the current block; false when the block went past the header list limit (the stream is then
+    /// reset by nghttp2 and failed here, and the rest of the block is decoded without callbacks).
+    fileprivate func onHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Counted before anything is copied: an HPACK bomb (one large indexed field referenced thousands of
+        // times in a small block) must cost nothing but this addition.
+        guard block.add(streamID: streamID, name: name, value: value, limit: maxHeaderListBytes) else {
+            Log.warn("upstream", "\(endpoint): stream \(streamID): response header list over \(maxHeaderListBytes) bytes; stream reset")
+            streams[streamID]?.finish(.headerListTooLarge(limit: maxHeaderListBytes))
+            return false
+        }
+        return true
     }
 
     fileprivate func onHeadersFrame(streamID: Int32, endStream: Bool) {
-        let fields = headerAccumulator.removeValue(forKey: streamID) ?? []
-        guard let stream = streams[streamID] else { return }
+        guard let fields = block.take(streamID), let stream = streams[streamID], !stream.isFinished else { return }
         if !stream.receivedHeaders {
             if let status = fields.first(where: { $0.0 == ":status" })?.1, status.hasPrefix("1") { return }
             stream.receivedHeaders = true
@@ -345,12 +378,13 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     fileprivate func onData(streamID: Int32, bytes: UnsafeRawBufferPointer, endStream: Bool) {
         guard let session else { return }
+        // The connection window is shared by every call here: it goes back on receipt, whatever the browser does.
+        nghttp2_session_consume_connection(session, bytes.count)
         guard let stream = streams[streamID], let d = stream.delegate else {
-            // Nobody will write these bytes: give the window back now.
-            nghttp2_session_consume(session, streamID, bytes.count)
+            // Nobody will write these bytes: give the stream window back now too.
+            nghttp2_session_consume_stream(session, streamID, bytes.count)
             return
         }
-        stream.unconsumed += bytes.count
         d.upstreamDidReceiveData(stream, bytes)
     }
 
@@ -377,7 +411,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     }
 
     fileprivate func onStreamClose(streamID: Int32, errorCode: UInt32) {
-        headerAccumulator.removeValue(forKey: streamID)
+        block.discard(streamID)
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.connection = nil
         let refused = errorCode == NGHTTP2_REFUSED_STREAM.rawValue || (streamID > goawayLastStreamID && !stream.receivedHeaders)
@@ -436,10 +470,11 @@ private let onBeginHeadersCallback: nghttp2_on_begin_headers_callback = { _, fra
 
 private let onHeaderCallback: nghttp2_on_header_callback = { _, frame, name, namelen, value, valuelen, _, userData in
     guard let frame, let name, let value else { return 0 }
-    let n = String(decoding: UnsafeBufferPointer(start: name, count: namelen), as: UTF8.self)
-    let v = String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self)
-    connection(userData).onHeader(streamID: frame.pointee.hd.stream_id, name: n, value: v)
-    return 0
+    let accepted = connection(userData).onHeader(streamID: frame.pointee.hd.stream_id,
+                                                 name: UnsafeBufferPointer(start: name, count: namelen),
+                                                 value: UnsafeBufferPointer(start: value, count: valuelen))
+    // TEMPORAL_CALLBACK_FAILURE: nghttp2 resets the stream (INTERNAL_ERROR) and skips the rest of the block.
+    return accepted ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
 }
 
 private let onFrameRecvCallback: nghttp2_on_frame_recv_callback = { _, frame, userData in

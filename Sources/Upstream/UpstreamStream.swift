@@ -12,6 +12,10 @@ public enum UpstreamFailure: Sendable, Equatable {
     case overloaded(String)
     /// No endpoint can take calls: all failing health checks or ejected (with no panic mode), or none resolved.
     case noEndpoint(String)
+    /// A response header block (headers, trailers or trailers-only) went past the cluster's
+    /// `max_response_header_bytes` (name + value + 32 per field, as SETTINGS_MAX_HEADER_LIST_SIZE counts).
+    /// The stream was reset; nothing of that block was kept.
+    case headerListTooLarge(limit: Int)
 }
 
 /// Events of one upstream call. Delivered on the worker loop, from inside nghttp2 processing: a delegate may call
@@ -46,12 +50,10 @@ public final class UpstreamStream {
     /// Further attempts allowed when the call provably never reached a server (set from the cluster's `retries`).
     var retriesLeft = 0
 
-    /// Strong; cleared when the stream leaves the connection (closed, reset or connection shut down).
+    /// Strong; cleared when the stream leaves the connection (closed, reset or connection shut down). The
+    /// connection-level window of every DATA payload is given back on receipt, so nothing is owed to a connection
+    /// once the stream has left it: only the stream's own window waits for `consume`.
     var connection: HTTP2ClientConnection?
-    /// The connection whose flow-control window this stream's DATA used. Kept after the stream leaves the
-    /// connection: bytes still waiting for the browser's socket must be given back to the connection window when
-    /// they are written, or every call that ends before its bytes drain leaks window until the connection stalls.
-    var windowConnection: HTTP2ClientConnection?
     var pool: ClusterPool?
     /// The endpoint of the current attempt, and every endpoint tried so far: retries go elsewhere when they can.
     weak var endpoint: PoolEndpoint?
@@ -64,8 +66,6 @@ public final class UpstreamStream {
     var receivedEndStream = false
     public private(set) var isFinished = false
     private var cancelled = false
-    /// Bytes delivered to the delegate and not yet consumed.
-    var unconsumed = 0
 
     /// `upstreamRequestBodyDrained` fires when the buffered request body falls below this (or empties).
     static let bodyLowWatermark = 64 * 1024
@@ -103,12 +103,12 @@ public final class UpstreamStream {
         connection?.resume(self)
     }
 
-    /// Gives `n` bytes of flow-control window back to the server: call once the downstream has taken them.
+    /// Gives `n` bytes of stream-level flow-control window back to the server: call once the downstream has taken
+    /// them. (The connection-level window went back when the bytes arrived.) A no-op once the stream is closed or
+    /// cancelled: a closed stream has no window left to open.
     public func consume(_ n: Int) {
-        // After cancel the connection already gave back everything delivered: nothing left to consume.
         guard n > 0, !cancelled else { return }
-        unconsumed -= n
-        windowConnection?.consume(self, n)
+        connection?.consumeStreamWindow(self, n)
     }
 
     /// Cancels the call: RST_STREAM(CANCEL) if it reached a connection, or removal from the pending queue.

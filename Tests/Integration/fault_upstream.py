@@ -18,6 +18,20 @@ Modes:
   goaway             GOAWAY(last-stream-id 0, NO_ERROR) when a request arrives, then close
   hang_stream        HTTP/2 is set up, the request is read, nothing is ever answered
   hang               (connection-level, --mode only) accept TCP and never send a byte
+  close_at_once      (connection-level, --mode only) accept TCP and close at once with a RST (SO_LINGER 0),
+                     before sending any HTTP/2 byte
+  close_at_once_fin  (connection-level, --mode only) the same with a plain close (FIN)
+  ping_flood         (connection-level, --mode only) sends its SETTINGS, reads the client's first bytes, then
+                     sends PING frames (at most --flood-bytes) and never reads again: the client's PING ACKs
+                     pile up
+  hpack_bomb:<WHERE> an HPACK bomb in the response: WHERE is headers, trailers or trailers_only. The block adds
+                     one large field (--bomb-value-size bytes) to the dynamic table, then references it
+                     --bomb-refs times (one byte each): a small block that decodes to a huge header list
+  reply              answers from the request header ``x-reply``, JSON: {"headers": [[k, v], ...],
+                     "trailers": [[k, v], ...], "trailers_only": bool}. ``headers`` follow :status 200 and
+                     content-type application/grpc; the body echoes the request; ``trailers`` end the stream
+                     (default grpc-status 0). With trailers_only the headers and trailers go in one
+                     END_STREAM block and nothing else is sent.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import struct
 import signal
 import socket
 import socketserver
@@ -97,8 +112,9 @@ def mode_for(headers: dict[str, str]) -> str:
     if path.startswith("/fault."):
         service, _, arg = path[len("/fault."):].partition("/")
         name = {"rst": "rst", "refusefirst": "refuse_first", "http503": "http503", "goaway": "goaway",
-                "hangstream": "hang_stream", "ok": "ok"}.get(service.lower(), "ok")
-        return f"{name}:{arg}" if name in ("rst", "refuse_first") else name
+                "hangstream": "hang_stream", "hpackbomb": "hpack_bomb", "reply": "reply",
+                "ok": "ok"}.get(service.lower(), "ok")
+        return f"{name}:{arg}" if name in ("rst", "refuse_first", "hpack_bomb") else name
     return "ok"
 
 
@@ -112,12 +128,21 @@ class Handler(socketserver.BaseRequestHandler):
             while sock.recv(65536):  # read and drop; never answer
                 pass
             return
+        if ARGS.mode in ("close_at_once", "close_at_once_fin"):
+            if ARGS.mode == "close_at_once":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+            return
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
         sock.sendall(conn.data_to_send())
+        if ARGS.mode == "ping_flood":
+            self._ping_flood(sock)
+            return
         bodies: dict[int, bytearray] = {}
         modes: dict[int, str] = {}
         pending: dict[int, tuple[bytes, list]] = {}  # ok-mode responses waiting for flow-control window
+        replies: dict[int, dict] = {}  # reply-mode instructions per stream
         closing_at: float | None = None
         sock.settimeout(0.2)
         while True:
@@ -155,6 +180,8 @@ class Handler(socketserver.BaseRequestHandler):
                         COUNTERS.modes[mode] = COUNTERS.modes.get(mode, 0) + 1
                     modes[ev.stream_id] = mode
                     bodies[ev.stream_id] = bytearray()
+                    if mode == "reply":
+                        replies[ev.stream_id] = json.loads(headers.get("x-reply", "{}"))
                     if mode.startswith("rst:"):
                         code = error_code(mode.split(":", 1)[1])
                         conn.reset_stream(ev.stream_id, code)
@@ -178,11 +205,16 @@ class Handler(socketserver.BaseRequestHandler):
                     with COUNTERS.lock:
                         COUNTERS.data_bytes += len(ev.data)
                 elif isinstance(ev, h2.events.StreamEnded):
-                    if modes.get(ev.stream_id) == "ok":
+                    mode = modes.get(ev.stream_id, "")
+                    body = bytes(bodies.get(ev.stream_id, b""))
+                    if mode == "ok":
                         conn.send_headers(ev.stream_id, [(":status", "200"), ("content-type", "application/grpc"),
                                                          ("x-server-id", "fault")])
-                        pending[ev.stream_id] = (bytes(bodies.get(ev.stream_id, b"")),
-                                                 [("grpc-status", "0")])
+                        pending[ev.stream_id] = (body, [("grpc-status", "0")])
+                    elif mode.startswith("hpack_bomb:"):
+                        self._send_bomb(conn, ev.stream_id, mode.split(":", 1)[1], body, pending)
+                    elif mode == "reply":
+                        self._send_reply(conn, ev.stream_id, replies.pop(ev.stream_id, {}), body, pending)
                 elif isinstance(ev, h2.events.StreamReset):
                     with COUNTERS.lock:
                         name = code_name(ev.error_code)
@@ -200,6 +232,46 @@ class Handler(socketserver.BaseRequestHandler):
                     sock.sendall(out)
                 except OSError:
                     return
+
+    @staticmethod
+    def _ping_flood(sock: socket.socket) -> None:
+        sock.recv(65536)
+        ping = struct.pack(">I", 8)[1:] + bytes([6, 0]) + struct.pack(">I", 0) + b"12345678"
+        chunk = ping * 4096
+        sent = 0
+        sock.settimeout(10)
+        try:
+            while sent < ARGS.flood_bytes:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        with COUNTERS.lock:
+            COUNTERS.data_bytes += sent
+
+    @staticmethod
+    def _send_bomb(conn: h2.connection.H2Connection, sid: int, where: str, body: bytes, pending: dict) -> None:
+        # h2's encoder indexes the first occurrence; every repeat is then a one-byte indexed reference.
+        bomb = [("x-bomb", "b" * ARGS.bomb_value_size)] * ARGS.bomb_refs
+        head = [(":status", "200"), ("content-type", "application/grpc")]
+        if where == "headers":
+            conn.send_headers(sid, head + bomb)
+            pending[sid] = (body, [("grpc-status", "0")])
+        elif where == "trailers":
+            conn.send_headers(sid, head)
+            pending[sid] = (body, [("grpc-status", "0")] + bomb)
+        else:  # trailers_only
+            conn.send_headers(sid, head + [("grpc-status", "0")] + bomb, end_stream=True)
+
+    @staticmethod
+    def _send_reply(conn: h2.connection.H2Connection, sid: int, spec: dict, body: bytes, pending: dict) -> None:
+        head = [(":status", "200"), ("content-type", "application/grpc")] + [tuple(f) for f in spec.get("headers", [])]
+        trailers = [tuple(f) for f in spec.get("trailers", [["grpc-status", "0"]])]
+        if spec.get("trailers_only"):
+            conn.send_headers(sid, head + trailers, end_stream=True)
+        else:
+            conn.send_headers(sid, head)
+            pending[sid] = (body, trailers)
 
     @staticmethod
     def _flush_pending(conn: h2.connection.H2Connection, pending: dict) -> None:
@@ -244,6 +316,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="fault-injecting HTTP/2 upstream")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--mode", default=None, help="force one mode for every request (see module doc)")
+    ap.add_argument("--flood-bytes", type=int, default=64 << 20, help="ping_flood: bytes of PING frames at most")
+    ap.add_argument("--bomb-refs", type=int, default=30000, help="hpack_bomb: references to the large field")
+    ap.add_argument("--bomb-value-size", type=int, default=4000, help="hpack_bomb: size of the large field's value")
     ARGS = ap.parse_args()
     server = ThreadingServer(("127.0.0.1", ARGS.port), Handler)
     control = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ControlHandler)

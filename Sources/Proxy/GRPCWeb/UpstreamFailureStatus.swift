@@ -12,6 +12,8 @@ enum UpstreamFailureStatus {
             return (.unavailable, "upstream connect error: \(why)")
         case .connectionLost(let why), .overloaded(let why), .noEndpoint(let why):
             return (.unavailable, why)
+        case .headerListTooLarge(let limit):
+            return (.internalError, "the upstream's header list exceeded \(limit) bytes")
         }
     }
 

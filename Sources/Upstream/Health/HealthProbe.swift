@@ -105,6 +105,7 @@ final class HealthProbe: UpstreamStreamDelegate {
         switch failure {
         case .reset(let code)?: return .failed("stream reset with HTTP/2 error code \(code)")
         case .connectFailed(let why)?, .connectionLost(let why)?, .overloaded(let why)?, .noEndpoint(let why)?: return .failed(why)
+        case .headerListTooLarge(let limit)?: return .failed("response header list over \(limit) bytes")
         case nil: break
         }
         guard httpStatus == "200" else { return .failed("HTTP status \(httpStatus ?? "missing")") }
