@@ -27,6 +27,9 @@ public struct ClusterConfig: Sendable {
     public var initialStreamWindow: Int
     /// Connection-level receive window we grant with WINDOW_UPDATE.
     public var initialConnectionWindow: Int
+    /// One response header block (headers, trailers or trailers-only), counted as HTTP/2 does (name + value + 32
+    /// per field): advertised as SETTINGS_MAX_HEADER_LIST_SIZE and enforced as fields arrive.
+    public var maxResponseHeaderBytes: Int
 
     public init(
         name: String, endpoints: [SocketAddressSpec], connectTimeout: Duration = .seconds(5),
@@ -35,8 +38,9 @@ public struct ClusterConfig: Sendable {
         keepaliveTimeout: Duration = .seconds(20), dnsRefresh: Duration = .seconds(30), retries: Int = 2,
         healthCheck: HealthCheckConfig? = nil, outlierDetection: OutlierDetectionConfig = OutlierDetectionConfig(),
         panicMode: Bool = false, initialStreamWindow: Int = 1024 * 1024,
-        initialConnectionWindow: Int = 16 * 1024 * 1024
+        initialConnectionWindow: Int = 16 * 1024 * 1024, maxResponseHeaderBytes: Int = 64 * 1024
     ) {
+        self.maxResponseHeaderBytes = maxResponseHeaderBytes
         self.name = name
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout

@@ -32,6 +32,7 @@ public struct UpstreamSettings: Sendable {
         keepaliveInterval = c.keepaliveInterval
         keepaliveTimeout = c.keepaliveTimeout
         initialStreamWindow = c.initialStreamWindow
+        maxResponseHeaderBytes = c.maxResponseHeaderBytes
         initialConnectionWindow = c.initialConnectionWindow
         loadBalancing = c.loadBalancing
         retries = c.retries

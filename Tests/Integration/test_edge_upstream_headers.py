@@ -84,6 +84,16 @@ def test_header_list_just_under_the_limit_passes(fault_proxy):
     assert r.headers["x-big-14"] == "v" * 4000
 
 
+def test_max_response_header_bytes_is_configurable(start_proxy, fault_upstream):
+    f = fault_upstream()
+    p = start_proxy(clusters=[cluster("backend", f.address, max_response_header_bytes="4KiB")])
+    ok = reply(p, {"headers": [["x-small", "v" * 1000]]})
+    assert ok.grpc_status == 0, (ok.grpc_status, ok.grpc_message)
+    r = reply(p, {"headers": [[f"x-big-{i}", "v" * 1000] for i in range(5)]})
+    assert r.grpc_status == 13, (r.grpc_status, r.grpc_message)
+    assert "header list exceeded 4096 bytes" in r.grpc_message
+
+
 # -- grpc-status that is missing or repeated ------------------------------------------------------------------
 
 
@@ -95,8 +105,6 @@ def test_trailers_without_grpc_status_get_13(fault_proxy):
     assert r.trailers.get("x-custom") == "only"
 
 
-@pytest.mark.xfail(strict=True, reason="needs GRPCWebCall to translate a trailers-only block with endStream: true "
-                                       "(one-line change at its call site, owned by another helper)")
 def test_trailers_only_without_grpc_status_gets_13(fault_proxy):
     r = reply(fault_proxy, {"trailers": [["x-custom", "only"]], "trailers_only": True})
     assert r.trailers_only, r
@@ -104,8 +112,6 @@ def test_trailers_only_without_grpc_status_gets_13(fault_proxy):
     assert "no grpc-status" in r.grpc_message
 
 
-@pytest.mark.xfail(strict=True, reason="needs WebSocketCall to translate a trailers-only block with endStream: "
-                                       "true (one-line change at its call site, owned by another helper)")
 def test_websocket_trailers_only_without_grpc_status_gets_13(fault_proxy):
     spec = json.dumps({"trailers": [["x-custom", "only"]], "trailers_only": True})
     c = GrpcWsCall(fault_proxy.base_url, UNARY, {"x-fault": "reply", "x-reply": spec})

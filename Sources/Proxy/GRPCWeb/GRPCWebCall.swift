@@ -139,7 +139,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         if endStream {
-            writeTrailersOnly(GRPCHeaderTranslation.downstreamResponseHeaders(headers))
+            writeTrailersOnly(GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: true))
             return
         }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]

@@ -235,7 +235,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             if endStream { finishNonGRPC() }
             return
         }
-        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers)
+        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
         if endStream {
             endCall(with: fields)
             return
