@@ -442,6 +442,15 @@ class ProxyProcess:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(errors="replace")
 
+    def metric(self, name: str) -> int:
+        """One unlabelled sample from the admin endpoint's /metrics."""
+        status, text = self.admin_get("/metrics")
+        assert status == 200, status
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        raise AssertionError(f"metric {name} not exported")
+
     def rss_kib(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:

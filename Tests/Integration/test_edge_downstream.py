@@ -30,15 +30,6 @@ pytestmark = pytest.mark.timeout(120)
 MIB = 1024 * 1024
 
 
-def metric(proxy, name: str) -> int:
-    status, text = proxy.admin_get("/metrics")
-    assert status == 200
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError(f"metric {name} not exported")
-
-
 def unary_latency(proxy, n: int = 5) -> float:
     """Worst time of n small unary calls, each on a fresh connection (the victim of a hostile neighbour)."""
     worst = 0.0
@@ -116,7 +107,7 @@ def test_pipelined_preflights_without_reading_stay_bounded(start_proxy, upstream
     time.sleep(0.5)
     grew_mib = (proxy.rss_kib() - rss0) / 1024
     assert grew_mib < 16, f"proxy RSS grew by {grew_mib:.0f} MiB ({sent // 1024} KiB of preflights sent)"
-    assert metric(proxy, "grpcwebproxy_output_limit_pauses_total") >= 1
+    assert proxy.metric("grpcwebproxy_output_limit_pauses_total") >= 1
     assert unary_latency(proxy) < 1.0
     s.close()
 
@@ -236,7 +227,7 @@ def test_deadline_inside_a_message_cuts_the_response_instead_of_appending_traile
     assert frames == [], "a complete message or trailer frame was delivered"
     assert len(rest) < size + 5
     assert b"grpc-status" not in bytes(body[-4096:])
-    assert metric(proxy, "grpcwebproxy_responses_aborted_mid_message_total") >= 1
+    assert proxy.metric("grpcwebproxy_responses_aborted_mid_message_total") >= 1
     s.close()
     assert unary_latency(proxy) < 1.0
 
@@ -287,7 +278,7 @@ def test_stalled_request_body_ends_with_408_and_cancels_upstream(start_proxy, fa
         assert 0.9 < took < 4, took
         assert c.wait_closed(3)
     assert wait_for(lambda: fault.stats()["resets_received"].get("CANCEL", 0) >= 1, 5), fault.stats()
-    assert metric(proxy, "grpcwebproxy_request_body_timeouts_total") == 1
+    assert proxy.metric("grpcwebproxy_request_body_timeouts_total") == 1
 
 
 def test_stalled_request_body_after_response_headers_ends_with_status_14(start_proxy, upstream):

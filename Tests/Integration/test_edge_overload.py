@@ -21,15 +21,6 @@ pytestmark = pytest.mark.timeout(90)
 MIB = 1024 * 1024
 
 
-def metric(proxy, name: str) -> int:
-    status, text = proxy.admin_get("/metrics")
-    assert status == 200
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError(f"metric {name} not exported")
-
-
 def hostile_stream(proxy, size: int) -> socket.socket:
     """A server stream of `size` bytes from a client that never reads (a tiny receive buffer)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -66,13 +57,13 @@ def test_over_budget_the_largest_queue_is_reset_and_others_keep_working(start_pr
     victim = HTTPConnection(proxy.base_url, timeout_s=10)
     assert call(proxy.base_url, "/test.Echo/Unary", [b"before"], conn=victim).grpc_status == 0
     hog = hostile_stream(proxy, 256 * MIB)
-    assert wait_for(lambda: metric(proxy, "grpcwebproxy_overload_connections_reset_total") >= 1, 15), \
-        f"buffered={metric(proxy, 'grpcwebproxy_buffered_bytes')}"
+    assert wait_for(lambda: proxy.metric("grpcwebproxy_overload_connections_reset_total") >= 1, 15), \
+        f"buffered={proxy.metric('grpcwebproxy_buffered_bytes')}"
     assert is_reset(hog, 5), "the connection holding the largest queue was not reset"
     hog.close()
     # The hog's call was cancelled upstream, the budget is free again, everybody else is served.
     assert wait_for(lambda: stat(upstream.stats(), "cancelled", "/test.Echo/ServerStream") >= 1, 5)
-    assert wait_for(lambda: metric(proxy, "grpcwebproxy_buffered_bytes") < 1 * MIB, 5)
+    assert wait_for(lambda: proxy.metric("grpcwebproxy_buffered_bytes") < 1 * MIB, 5)
     r = call(proxy.base_url, "/test.Echo/Unary", [b"after"], conn=victim)
     assert r.grpc_status == 0 and r.messages == [b"after"]
     assert call(proxy.base_url, "/test.Echo/Unary", [b"new"]).grpc_status == 0
@@ -92,5 +83,5 @@ def test_over_the_rss_budget_new_connections_are_refused_and_counted(start_proxy
                 data = b""
             assert data == b"", f"an overloaded proxy answered: {data[:80]!r}"
     # (the fixture's readiness probe was refused too)
-    assert metric(proxy, "grpcwebproxy_overload_connections_refused_total") >= 5
+    assert proxy.metric("grpcwebproxy_overload_connections_refused_total") >= 5
     assert proxy.ready_status() == 200
