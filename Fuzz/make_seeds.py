@@ -71,6 +71,10 @@ SEEDS = {
         b"\x00\x03\x00" + bytes([0x82, 0xFF]) + struct.pack(">Q", (1 << 63) - 1) + b"\x00\x00\x00\x00xyz",
         b"\x00\x02\x00" + bytes([0x02, 0xFF]) + struct.pack(">Q", (1 << 62)) + b"\x00\x00\x00\x00" + bytes([0x80, 0xFF]) + struct.pack(">Q", (1 << 62)) + b"\x00\x00\x00\x00",
         b"\x01\x09\x03" + b"\x07abcdefghijklmnopqrstuvwxyz\x42" + bytes(range(200)),
+        # Described frames (mode 2): a 3-byte fragment, a ping, then a continuation announcing a large length.
+        b"\x02\x00\x00" + b"\x02\x03KKKKabc" + b"\x89\x01KKKKp" + b"\x80\x80KKKKxyz",
+        # The same with limits at Int.max (the configuration of issue #13), all lengths legal.
+        b"\x02\x02\x03" + b"\x02\x03KKKKabc" + b"\x89\x01KKKKp" + b"\x80\x80KKKKxyz",
         # Issue #13 reproducer: limits at Int.max, a fragment, then a continuation announcing Int.max bytes.
         b"\x00\x02\x00" + ws_frame(2, b"abc", fin=False) + bytes([0x80, 0xFF]) + struct.pack(">Q", (1 << 63) - 1) + b"\x00" * 4,
     ],
@@ -88,6 +92,8 @@ SEEDS = {
         b"\x03" + b"a:1\r\nb:2\r\nc:3\r\nd:4\r\n",
         b"\x00" + b" folded: x\r\nbad name: y\r\nz: \x7f\r\n",
     ],
+    "FuzzGRPCHeaders": [b"99999999H", b"1n", b"250m", b"0S", b"16", b"4294967296", b" application/grpc-web-text+proto; charset=x",
+                        b"application/grpc-web, application/grpc-web-text-base64"],
     "FuzzYAML": [],
     "FuzzConfig": [],
 }

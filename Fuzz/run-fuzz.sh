@@ -17,7 +17,7 @@ swift build --package-path Fuzz -c debug --scratch-path "$SCRATCH" -Xswiftc -san
     2> >(grep -v "Cannot export local symbol" >&2) || { echo "fuzz build failed" >&2; exit 2; }
 
 failed=()
-printf '%-28s %8s %12s %8s %s\n' target seconds execs corpus result
+printf '%-28s %8s %8s %12s %8s %s\n' target wall-s cpu-s execs corpus result
 for target in "${TARGETS[@]}"; do
     work="$SCRATCH/corpus/$target"
     artifacts="$SCRATCH/artifacts/$target"
@@ -26,17 +26,20 @@ for target in "${TARGETS[@]}"; do
     dict=()
     [ -f "Fuzz/dict/$target.dict" ] && dict=(-dict="Fuzz/dict/$target.dict")
     start=$(date +%s)
-    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$SCRATCH/debug/$target" "$work" "Fuzz/corpus/$target" \
+    # CPU seconds (user + system) of the fuzzer process, which is what "time fuzzed" means on a shared machine.
+    TIMEFORMAT='%U %S'
+    cpu=$( { time ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$SCRATCH/debug/$target" "$work" "Fuzz/corpus/$target" \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
-        -artifact_prefix="$artifacts/" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1
-    rc=$?
+        -artifact_prefix="$artifacts/" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; echo "rc $?" >&2; } 2>&1 )
+    rc=$(sed -n 's/^rc //p' <<<"$cpu")
+    cpu=$(grep -v '^rc ' <<<"$cpu" | awk '{printf "%.0f", $1 + $2}')
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     result=ok
     if [ $rc -ne 0 ]; then
         result="FAILED (exit $rc, see $log; inputs in $artifacts/)"
         failed+=("$target")
     fi
-    printf '%-28s %8s %12s %8s %s\n' "$target" "$(( $(date +%s) - start ))" "${execs:-?}" "$(ls "$work" | wc -l)" "$result"
+    printf '%-28s %8s %8s %12s %8s %s\n' "$target" "$(( $(date +%s) - start ))" "$cpu" "${execs:-?}" "$(ls "$work" | wc -l)" "$result"
 done
 if [ ${#failed[@]} -ne 0 ]; then
     echo "fuzz targets that failed: ${failed[*]}" >&2

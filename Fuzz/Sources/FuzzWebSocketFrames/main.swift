@@ -2,7 +2,8 @@ import FuzzSupport
 import WebSocketCodec
 
 /// Client-to-server WebSocket frames. Control bytes: [mode, limits, split selector].
-/// - mode even: the rest is a raw frame stream. The decoder must produce the same events and the same error
+/// - mode even: the rest is a raw frame stream (mode & 2: a description of frames, see
+///   `framesFromDescription`). The decoder must produce the same events and the same error
 ///   however the stream is cut, and never an event over its limits. Limits include values near Int.max, where a
 ///   length check that adds before comparing overflows.
 /// - mode odd (round trip): the rest describes messages (type, fragment sizes, interleaved pings); they are
@@ -15,7 +16,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let selector = input.byte()
     if mode & 1 == 0 {
         let limits = fuzzLimits(limitsByte)
-        let stream = input.rest
+        // mode & 2: the rest describes frames (structure-aware), so announced lengths near the limits and near
+        // 2^63 combine with fragments easily; otherwise it is the raw stream.
+        let stream = mode & 2 != 0 ? framesFromDescription(input.rest, limits: limits) : input.rest
         let whole = decode(stream, [0..<stream.count], limits: limits)
         let split = decode(stream, splitRanges(count: stream.count, selector: selector), limits: limits)
         fuzzCheck(whole.events == split.events && whole.error == split.error,
@@ -81,6 +84,59 @@ private func fuzzLimits(_ b: UInt8) -> WebSocketLimits {
     case 2: return WebSocketLimits(maxFrameSize: .max, maxMessageSize: .max)
     default: return WebSocketLimits(maxFrameSize: .max - Int(b >> 2), maxMessageSize: .max - Int(b >> 5))
     }
+}
+
+/// Builds a client stream from a description: per frame, a lead byte (FIN, RSV, opcode as on the wire), a length
+/// selector and payload bytes. Selector values below 126 are the payload length itself; 126 and 127 take the next
+/// two bytes as a 16-bit length; 128 and up announce a large length from `interestingLengths` (relative to the
+/// limits, 2^16, 2^32, 2^63) in the 64-bit form, of which only the bytes left in the input are sent.
+private func framesFromDescription(_ description: [UInt8], limits: WebSocketLimits) -> [UInt8] {
+    var out: [UInt8] = []
+    var i = 0
+    func next() -> UInt8 {
+        defer { i += 1 }
+        return i < description.count ? description[i] : 0
+    }
+    let interesting = interestingLengths(limits)
+    while i < description.count {
+        let lead = next()
+        let selector = next()
+        var length: UInt64
+        if selector < 126 {
+            length = UInt64(selector)
+        } else if selector < 128 {
+            length = UInt64(next()) << 8 | UInt64(next())
+        } else {
+            length = interesting[Int(selector - 128) % interesting.count]
+        }
+        out.append(lead)
+        if length < 126 {
+            out.append(0x80 | UInt8(length))
+        } else if length <= 0xFFFF && selector < 128 {
+            out += [0x80 | 126, UInt8(length >> 8), UInt8(length & 0xFF)]
+        } else {
+            out.append(0x80 | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+        }
+        out += [next(), next(), next(), next()]  // masking key
+        let start = min(i, description.count)
+        let take = Int(min(length, UInt64(description.count - start)))
+        out += description[start..<(start + take)]
+        i = start + take
+    }
+    return out
+}
+
+private func interestingLengths(_ limits: WebSocketLimits) -> [UInt64] {
+    var values: [UInt64] = [126, 0xFFFF, 0x1_0000, 0xFFFF_FFFF, 0x1_0000_0000, UInt64(Int.max), UInt64(Int.max) - 1,
+                            1 << 63, UInt64.max]
+    for limit in [limits.maxFrameSize, limits.maxMessageSize] {
+        for delta in [0, 1, 2, 3, 7, 64] where limit >= delta {
+            values.append(UInt64(limit - delta))
+            if limit <= Int.max - delta { values.append(UInt64(limit + delta)) }
+        }
+    }
+    return values
 }
 
 /// A masked client frame: the server encoder's header with the MASK bit and key added, payload XORed by hand.
