@@ -51,3 +51,15 @@ final class WebSocketLimitOverflowTests: XCTestCase {
                     code: 1002, limits: limits)
     }
 }
+
+/// The fuzz reproducer of issue #13 as raw bytes (Fuzz/corpus/FuzzWebSocketFrames, control bytes removed): a
+/// masked 3-byte binary fragment, then a continuation header announcing 2^63-1 bytes. It trapped the process.
+final class WebSocketFuzzRegressionTests: XCTestCase {
+    func testIssue13Reproducer() {
+        let bytes: [UInt8] = [
+            0x02, 0x83, 0x11, 0x22, 0x33, 0x44, 0x70, 0x40, 0x50,                          // fragment "abc"
+            0x80, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, // continuation, 2^63-1
+        ]
+        assertFails(bytes, code: 1009, limits: WebSocketLimits(maxFrameSize: .max, maxMessageSize: .max))
+    }
+}
