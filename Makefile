@@ -2,6 +2,8 @@
 #   make demo     build and run the proxy in front of a demo gRPC service, with a browser page
 #   make test     install test dependencies, build, run all unit and integration tests
 #   make bench    our proxy vs Envoy vs direct, one run (see Benchmarks/README.md)
+#   make fuzz     libFuzzer on every codec and config decoding, FUZZ_SECONDS (default 60) each (Fuzz/README.md)
+#   make sanitize integration suite against ASan and TSan builds of the proxy (Tests/sanitize.sh)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,6 +13,8 @@ PROXY_DEBUG := .build/debug/grpc-web-proxy
 PROXY_RELEASE := .build/release/grpc-web-proxy
 
 .PHONY: deps test-deps build release test unit-test integration-test demo bench clean
+.PHONY: fuzz sanitize
+FUZZ_SECONDS ?= 60
 
 deps:
 	bash .ci/install-deps.sh $(SYSTEM_DEPS)
@@ -42,6 +46,12 @@ bench:
 	bash Benchmarks/run.sh
 	swift build -c release --scratch-path .build-bench --product CodecBenchmarks
 	.build-bench/release/CodecBenchmarks
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/run-fuzz.sh
+
+sanitize: test-deps
+	PYTHON=$(PYTHON) bash Tests/sanitize.sh
 
 clean:
 	rm -rf .build .build-*

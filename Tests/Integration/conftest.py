@@ -585,8 +585,18 @@ def start_proxy(request, itest_workdir):
             how = f"signal {signal_mod.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
             crashed.append(f"proxy pid {p.pid} died on its own ({how})")
         p.stop(signal_mod.SIGTERM, 10)
+        crashed += sanitizer_findings(p)
     if crashed:
         pytest.fail("; ".join(crashed) + " (a proxy must never die from what a test sends)", pytrace=False)
+
+
+# Reports of sanitizer builds (`make sanitize`): any of these in a proxy's log fails the test that ran it.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Memory)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: \w+Sanitizer")
+
+
+def sanitizer_findings(p: "ProxyProcess") -> list[str]:
+    m = SANITIZER_REPORT.search(p.log_text())
+    return [f"proxy pid {p.pid} log has a sanitizer report: {m.group(0)!r} (see {p.log_path})"] if m else []
 
 
 @pytest.fixture

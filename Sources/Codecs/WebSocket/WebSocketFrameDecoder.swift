@@ -180,7 +180,9 @@ public struct WebSocketFrameDecoder: Sendable {
         }
         let opcode = WebSocketOpcode(rawValue: b0 & 0x0F)!  // validated by headerLength
         let frameLength = Int(length)
-        if !opcode.isControl && message.count + frameLength > limits.maxMessageSize {
+        // Subtract, never add: with limits near Int.max, `message.count + frameLength` overflows (issue #13).
+        // `message.count <= maxMessageSize` holds because every earlier fragment passed this check.
+        if !opcode.isControl && frameLength > limits.maxMessageSize - message.count {
             throw .tooBig("message of more than \(limits.maxMessageSize) bytes")
         }
         let key = WebSocketMasking.keyValue(bytes[keyAt], bytes[keyAt + 1], bytes[keyAt + 2], bytes[keyAt + 3])
