@@ -2,6 +2,7 @@
 #   make demo     build and run the proxy in front of a demo gRPC service, with a browser page
 #   make test     install test dependencies, build, run all unit and integration tests
 #   make bench    our proxy vs Envoy vs direct, one run (see Benchmarks/README.md)
+#   make soak     SOAK_CALLS mixed calls while an upstream is killed and restarted; the proxy must end at baseline
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,6 +10,8 @@ SYSTEM_DEPS := libnghttp2-dev libssl-dev pkg-config
 TEST_DEPS := chromium curl
 PROXY_DEBUG := .build/debug/grpc-web-proxy
 PROXY_RELEASE := .build/release/grpc-web-proxy
+SOAK_CALLS ?= 100000
+SOAK_WORKERS ?= 2
 
 .PHONY: deps test-deps build release test unit-test integration-test demo bench clean
 
@@ -42,6 +45,12 @@ bench:
 	bash Benchmarks/run.sh
 	swift build -c release --scratch-path .build-bench --product CodecBenchmarks
 	.build-bench/release/CodecBenchmarks
+
+# Soak with faults (Tests/Soak/README.md): the release proxy unless PROXY_BIN names another; exit code 0/1.
+.PHONY: soak
+soak: release
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements.txt
+	PROXY_BIN="$${PROXY_BIN:-$(CURDIR)/$(PROXY_RELEASE)}" $(PYTHON) Tests/Soak/soak.py --calls $(SOAK_CALLS) --proxy-workers $(SOAK_WORKERS)
 
 clean:
 	rm -rf .build .build-*
