@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=8, help="threads per client process")
     ap.add_argument("--kills", type=int, default=6, help="times the victim upstream is killed and restarted")
     ap.add_argument("--rss-growth-mib", type=float, default=32.0, help="allowed RSS growth over the warmed-up RSS")
+    ap.add_argument("--rss-half-growth-mib", type=float, default=4.0,
+                    help="allowed RSS growth over the second half of the main phase")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--proxy-bin", default=os.environ.get("PROXY_BIN",
                                                           str(REPO / ".build" / "release" / "grpc-web-proxy")))
@@ -227,13 +229,13 @@ def stable_snapshot(proxy: ProxyProcess, take, timeout_s: float = 10):
         time.sleep(0.2)
 
 
-def settle_and_measure(proxy, before, take, args, upstreams) -> tuple:
+def settle_and_measure(proxy, before, take, args, upstreams, rss_series) -> tuple:
     """At least SETTLE_MIN_S, then samples until every criterion holds or SETTLE_MAX_S passed."""
     t0 = time.monotonic()
     time.sleep(SETTLE_MIN_S)
     while True:
         after = take()
-        checks = soak_report.criteria(before, after, args, proxy.alive(), upstream_active(upstreams))
+        checks = soak_report.criteria(before, after, args, proxy.alive(), upstream_active(upstreams), rss_series)
         if all(ok for _, _, _, _, ok in checks) or time.monotonic() - t0 > SETTLE_MAX_S or not proxy.alive():
             return after, checks, time.monotonic() - t0
         time.sleep(0.5)
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
         before = stable_snapshot(proxy, take)
         print(f"soak: main phase, {args.calls} calls, {args.kills} kills of upstream {VICTIM_ID}", flush=True)
         main_phase = run_clients(proxy.base_url, args.calls, args, victim=victim, proxy_pid=proxy.pid)
-        after, checks, settle_s = settle_and_measure(proxy, before, take, args, [survivor, victim])
+        after, checks, settle_s = settle_and_measure(proxy, before, take, args, [survivor, victim], main_phase["rss"])
         verdicts = {"warm-up": classify(warm), "main": classify(main_phase)}
         exit_rc = proxy.stop() if proxy.alive() else None
         checks.append(("proxy exit code on SIGTERM", "", exit_rc, "0", exit_rc == 0))

@@ -21,6 +21,17 @@ GAUGES = (
     "grpcwebproxy_timer_heap_entries",
     "grpcwebproxy_downstream_connections_active",
 )
+# Counters shown as deltas over the main phase (information, not criteria).
+COUNTERS = (
+    "grpcwebproxy_downstream_connections_total",
+    "grpcwebproxy_grpcweb_calls_total",
+    "grpcwebproxy_websocket_calls_total",
+    "grpcwebproxy_deadline_exceeded_total",
+    "grpcwebproxy_cancelled_by_client_total",
+    "grpcwebproxy_upstream_failures_total",
+    "grpcwebproxy_responses_aborted_mid_message_total",
+    "grpcwebproxy_output_limit_pauses_total",
+)
 _METRIC_LINE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (-?[0-9]+(?:\.[0-9]+)?)$")
 _TCP_LISTEN = "0A"
 
@@ -127,4 +138,4 @@ def snapshot(pid: int, admin_url: str, proxy_port: int, admin_port: int, upstrea
     fds = fd_census(pid, proxy_port, admin_port, upstream_ports)
     rss = rss_kib(pid)
     m = metrics(admin_url)
-    return Snapshot(rss, fds, {g: m.get(g, float("nan")) for g in GAUGES})
+    return Snapshot(rss, fds, {g: m.get(g, float("nan")) for g in GAUGES + COUNTERS})
