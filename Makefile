@@ -4,6 +4,7 @@
 #   make bench    our proxy vs Envoy vs direct, one run (see Benchmarks/README.md)
 #   make fuzz     libFuzzer on every codec and config decoding, FUZZ_SECONDS (default 60) each (Fuzz/README.md)
 #   make sanitize integration suite against ASan and TSan builds of the proxy (Tests/sanitize.sh)
+#   make soak     SOAK_CALLS mixed calls while an upstream is killed and restarted; the proxy must end at baseline
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,6 +12,8 @@ SYSTEM_DEPS := libnghttp2-dev libssl-dev pkg-config
 TEST_DEPS := chromium curl
 PROXY_DEBUG := .build/debug/grpc-web-proxy
 PROXY_RELEASE := .build/release/grpc-web-proxy
+SOAK_CALLS ?= 100000
+SOAK_WORKERS ?= 2
 
 .PHONY: deps test-deps build release test unit-test integration-test demo bench clean
 .PHONY: fuzz sanitize
@@ -52,6 +55,12 @@ fuzz: deps
 
 sanitize: test-deps
 	PYTHON=$(PYTHON) bash Tests/sanitize.sh
+
+# Soak with faults (Tests/Soak/README.md): the release proxy unless PROXY_BIN names another; exit code 0/1.
+.PHONY: soak
+soak: release
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements.txt
+	PROXY_BIN="$${PROXY_BIN:-$(CURDIR)/$(PROXY_RELEASE)}" $(PYTHON) Tests/Soak/soak.py --calls $(SOAK_CALLS) --proxy-workers $(SOAK_WORKERS)
 
 clean:
 	rm -rf .build .build-*
