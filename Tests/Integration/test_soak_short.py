@@ -9,11 +9,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, require_proxy_bin
 
 SOAK = REPO / "Tests" / "Soak" / "soak.py"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_soak_short():
     binary = require_proxy_bin()
     cmd = [sys.executable, str(SOAK), "--calls", "4000", "--warmup", "600", "--kills", "2", "--proxy-bin", str(binary)]

@@ -119,8 +119,14 @@ class Killer(threading.Thread):
 
     def _kill_once(self, j: int) -> None:
         graceful = j % 2 == 1
-        pinned = [soak_calls.open_pinned_stream(self.base_url, VICTIM_ID) for _ in range(PINNED_PER_KILL)]
-        pinned += [soak_calls.open_pinned_ws(self.base_url, VICTIM_ID) for _ in range(PINNED_WS_PER_KILL)]
+        pinned = []
+        try:
+            pinned += [soak_calls.open_pinned_stream(self.base_url, VICTIM_ID) for _ in range(PINNED_PER_KILL)]
+            pinned += [soak_calls.open_pinned_ws(self.base_url, VICTIM_ID) for _ in range(PINNED_WS_PER_KILL)]
+        except Exception:
+            for c in pinned:  # a stream left open would show up as a leaked call in the AFTER figures
+                c.abort() if hasattr(c, "abort") else c.close()
+            raise
         t0 = time.monotonic()
         self.victim.stop(grace=graceful)
         time.sleep(DOWN_TIME_S)

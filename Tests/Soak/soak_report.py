@@ -130,8 +130,8 @@ def print_summary(args, warm, main, verdicts, before, after, checks, settle_s) -
         series = " ".join(f"{n // 1000}k:{kib / 1024:.1f}" for n, kib in main["rss"][::step])
         print(f"RSS MiB during the run (calls done:MiB): {series}")
     growth = (after.rss_kib - before.rss_kib) * 1024 / max(total, 1)
-    deltas = " ".join(f"{c.removeprefix('grpcwebproxy_').removesuffix('_total')}:+{_fmt(after.gauge(c) - before.gauge(c))}"
-                      for c in soak_measure.COUNTERS)
+    deltas = " ".join(f"{c.removeprefix('grpcwebproxy_').removesuffix('_total')}:"
+                      f"+{_fmt(after.gauge(c) - before.gauge(c))}" for c in soak_measure.COUNTERS)
     print(f"proxy counters over the main phase: {deltas}")
     if sorted(before.fds.others) != sorted(after.fds.others):
         print(f"other fds before: {dict(collections.Counter(before.fds.others))}")
