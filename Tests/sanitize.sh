@@ -32,11 +32,12 @@ for kind in "${KINDS[@]}"; do
     # had a weak reference (its side table is referenced only from the object's encoded refcount word, which LSan
     # cannot read as a pointer), so every proxy exit "leaks" one per upstream connection. Growth is measured by
     # the soak test instead. quarantine_size_mb=16 (default 256): freed memory held back to catch use-after-free
-    # counts as RSS, and the suite's memory-bound tests allow tens of MiB of growth, not hundreds.
+    # counts as RSS, and the suite's memory-bound tests allow tens of MiB of growth, not hundreds (they add
+    # conftest's SANITIZER_RSS_SLACK_MIB when PROXY_SANITIZER=address: shadow memory counts as resident too).
     export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0:detect_stack_use_after_return=1:quarantine_size_mb=16}
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
     # shellcheck disable=SC2086
-    PROXY_BIN=$PWD/$scratch/debug/grpc-web-proxy setarch "$(uname -m)" -R \
+    PROXY_SANITIZER=$kind PROXY_BIN=$PWD/$scratch/debug/grpc-web-proxy setarch "$(uname -m)" -R \
         "$PYTHON" -m pytest Tests/Integration -q -p no:cacheprovider ${SANITIZE_PYTEST_ARGS:-}
     rc=$?
     echo "$kind sanitizer: build $((built - start)) s, integration suite $(( $(date +%s) - built )) s, pytest exit $rc"

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from conftest import SANITIZER_RSS_SLACK_MIB
 from grpcweb_client import (CT_BINARY, ConnectionClosed, HTTPConnection, call, frame, grpcweb_headers,
                             parse_frames, parse_trailer_block, percent_decode, read_call)
 from ws_client import RawWebSocket, client_frame, stat, wait_for
@@ -73,8 +74,7 @@ def test_websocket_ping_flood_without_reading_keeps_memory_flat(start_proxy, ups
             pass  # the proxy stopped reading us: that is allowed too
     grew_mib = (proxy.rss_kib() - rss0) / 1024
     # Without coalescing every ping queued a 127-byte pong: tens of MiB for what is sent here.
-    assert sent > 20 * MIB or grew_mib < 16, f"sent only {sent // MIB} MiB"
-    assert grew_mib < 16, f"proxy RSS grew by {grew_mib:.0f} MiB after {sent // MIB} MiB of pings"
+    assert grew_mib < 16 + SANITIZER_RSS_SLACK_MIB, f"proxy RSS grew by {grew_mib:.0f} MiB after {sent // MIB} MiB of pings"
     # The flood harms nobody else.
     assert unary_latency(proxy) < 1.0
     ws.close()
@@ -106,7 +106,7 @@ def test_pipelined_preflights_without_reading_stay_bounded(start_proxy, upstream
             break  # the proxy stopped reading: backpressure reached the client, as it should
     time.sleep(0.5)
     grew_mib = (proxy.rss_kib() - rss0) / 1024
-    assert grew_mib < 16, f"proxy RSS grew by {grew_mib:.0f} MiB ({sent // 1024} KiB of preflights sent)"
+    assert grew_mib < 16 + SANITIZER_RSS_SLACK_MIB, f"proxy RSS grew by {grew_mib:.0f} MiB ({sent // 1024} KiB of preflights sent)"
     assert proxy.metric("grpcwebproxy_output_limit_pauses_total") >= 1
     assert unary_latency(proxy) < 1.0
     s.close()
@@ -124,7 +124,7 @@ def test_pipelined_large_answers_without_reading_stay_bounded(start_proxy, upstr
     served = stat(upstream.stats(), "calls", "/test.Echo/Unary") or 0
     grew_mib = (proxy.rss_kib() - rss0) / 1024
     assert served <= 4, f"{served} pipelined calls were sent upstream while nobody read the answers"
-    assert grew_mib < 24, f"proxy RSS grew by {grew_mib:.0f} MiB"
+    assert grew_mib < 24 + SANITIZER_RSS_SLACK_MIB, f"proxy RSS grew by {grew_mib:.0f} MiB"
     assert unary_latency(proxy) < 1.0
     # Reading resumes the pipeline: all 100 answers arrive, in order.
     s.settimeout(30)
