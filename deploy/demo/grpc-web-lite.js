@@ -1,6 +1,6 @@
 // grpc-web-lite.js: a tiny gRPC-Web client for browsers, no dependencies, no build step (an ES module).
 //
-// Two transports, both talking to grpc-web-proxy (see docs in /work/shared/PROTOCOLS.md §1 and §3.1):
+// Two transports, both talking to grpc-web-proxy (the wire formats are summarised in the README: gRPC-Web calls, and "The WebSocket endpoint"):
 //   * call():            unary and server streaming over fetch(), binary (application/grpc-web+proto) or text
 //                        (application/grpc-web-text, base64). The body is read incrementally with
 //                        response.body.getReader(), so streamed messages are delivered as they arrive.
@@ -116,7 +116,7 @@ export class Base64StreamDecoder {
   }
 }
 
-// Mapping used only when a response carries no grpc-status at all (PROTOCOLS.md §1.8, grpc-web's table).
+// Mapping used only when a response carries no grpc-status at all (grpc-web's HTTP-to-gRPC status table).
 function statusFromHttp(http) {
   switch (http) {
     case 200: return StatusCode.UNKNOWN;

@@ -466,26 +466,17 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     }
 
     /// Closes the socket; an active exchange is told the browser is gone.
-    func close() {
+    /// `reset` closes with a RST instead of a FIN: the overload manager resetting a connection that holds one of the
+    /// largest queues (what it had queued is dropped, not sent).
+    func close(reset: Bool = false) {
         guard !closed else { return }
+        if reset { tcp.abort() }
         if let exchange {
             self.exchange = nil
             exchange.downstreamClosed()
         }
         if let upgraded { self.upgraded = nil; upgraded.didClose() }
         tcp.close()
-        connectionGone()
-    }
-
-    /// The overload manager picked this connection (it holds one of the largest queues): reset it now, the call
-    /// on it cancelled upstream.
-    func resetForOverload() {
-        tcp.abort()
-        if let exchange {
-            self.exchange = nil
-            exchange.downstreamClosed()
-        }
-        if let upgraded { self.upgraded = nil; upgraded.didClose() }
         connectionGone()
     }
 

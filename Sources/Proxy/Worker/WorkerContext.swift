@@ -17,7 +17,6 @@ public final class WorkerContext {
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
     var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
     let overload: OverloadMonitor
-    private var overloadTimer: TimerHandle?
 
     /// Worker 0 also runs the clusters' active health checks; their verdicts reach the other workers through the
     /// `SharedEndpoint`s they all hold.
@@ -33,22 +32,23 @@ public final class WorkerContext {
             pools[cluster.name] = pool
             if id == 0 { pool.startHealthChecks() }
         }
-        scheduleOverloadCheck()
+        scheduleHousekeeping()
     }
 
-    // MARK: Overload
+    // MARK: Housekeeping and overload
 
     /// Every 100 ms: the overload check, and this loop's timer counts published to `/metrics` (a loop's own state
     /// is read only on its thread; the stats are atomics).
-    private func scheduleOverloadCheck() {
-        overloadTimer = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [weak self] in
+    private func scheduleHousekeeping() {
+        // Lives as long as the worker's loop: never cancelled, so its handle is not kept.
+        _ = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [weak self] in
             guard let self else { return }
             self.publishTimerCounts()
             if self.config.overload.isEnabled {
                 self.overload.sample()
                 if self.overload.level == .resetLargest { self.resetLargestConnections() }
             }
-            self.scheduleOverloadCheck()
+            self.scheduleHousekeeping()
         }
     }
 
@@ -73,7 +73,7 @@ public final class WorkerContext {
                   largest.bufferedResponseBytes > 0 else { return }
             Log.warn("overload", "resetting a connection holding \(largest.bufferedResponseBytes) queued bytes: \(overload.description)")
             stats.overloadConnectionsResetTotal.add(1)
-            largest.resetForOverload()
+            largest.close(reset: true)
         }
     }
 
