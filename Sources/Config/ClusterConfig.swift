@@ -30,6 +30,8 @@ public struct ClusterConfig: Sendable {
     /// One response header block (headers, trailers or trailers-only), counted as HTTP/2 does (name + value + 32
     /// per field): advertised as SETTINGS_MAX_HEADER_LIST_SIZE and enforced as fields arrive.
     public var maxResponseHeaderBytes: Int
+    /// nil = cleartext HTTP/2 (prior knowledge).
+    public var tls: UpstreamTLSConfig?
 
     public init(
         name: String, endpoints: [SocketAddressSpec], connectTimeout: Duration = .seconds(5),
@@ -38,9 +40,10 @@ public struct ClusterConfig: Sendable {
         keepaliveTimeout: Duration = .seconds(20), dnsRefresh: Duration = .seconds(30), retries: Int = 2,
         healthCheck: HealthCheckConfig? = nil, outlierDetection: OutlierDetectionConfig = OutlierDetectionConfig(),
         panicMode: Bool = false, initialStreamWindow: Int = 1024 * 1024,
-        initialConnectionWindow: Int = 16 * 1024 * 1024, maxResponseHeaderBytes: Int = 64 * 1024
+        initialConnectionWindow: Int = 16 * 1024 * 1024, maxResponseHeaderBytes: Int = 64 * 1024, tls: UpstreamTLSConfig? = nil
     ) {
         self.maxResponseHeaderBytes = maxResponseHeaderBytes
+        self.tls = tls
         self.name = name
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout

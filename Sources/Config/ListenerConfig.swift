@@ -7,15 +7,18 @@ public struct ListenerConfig: Sendable {
     /// nil = no CORS headers at all on this listener (unless a route sets its own).
     public var cors: CORSPolicy?
     public var routes: [RouteConfig]
+    /// nil = cleartext HTTP/1.1.
+    public var tls: DownstreamTLSConfig?
 
     public init(
         name: String, address: SocketAddressSpec, websocket: Bool = true, cors: CORSPolicy? = nil,
-        routes: [RouteConfig] = []
+        routes: [RouteConfig] = [], tls: DownstreamTLSConfig? = nil
     ) {
         self.name = name
         self.address = address
         self.websocket = websocket
         self.cors = cors
         self.routes = routes
+        self.tls = tls
     }
 }
