@@ -281,9 +281,9 @@ final class TLSConfigTests: XCTestCase {
 
     func testBadServerName() {
         assertConfigError(cluster(tls: ["server_name: \"\""]), line: 9, column: 20, path: "clusters[0].tls.server_name",
-                          "must not be empty")
+                          "must not be empty (leave server_name out to use each endpoint's host)")
         assertConfigError(cluster(tls: ["server_name:"]), line: 9, column: 19, path: "clusters[0].tls.server_name",
-                          "missing value for required key \"server_name\"")
+                          "must not be empty (leave server_name out to use each endpoint's host)")
         assertConfigError(cluster(tls: ["server_name: api.internal:443"]), line: 9, column: 20, path: "clusters[0].tls.server_name",
                           "invalid server_name \"api.internal:443\": the name only, without a port")
         assertConfigError(cluster(tls: ["server_name: https://api.internal"]), line: 9, column: 20, path: "clusters[0].tls.server_name",

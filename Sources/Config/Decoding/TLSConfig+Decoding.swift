@@ -36,10 +36,9 @@ extension UpstreamTLSConfig {
         let mapping = try node.mapping(knownKeys: UpstreamTLSConfig.knownKeys)
         self.init(location: location)
         if let value = mapping.optional("ca") { ca = try value.fileReference() }
-        if mapping.has("server_name") {
+        if let entry = mapping.entry("server_name") {
             // Written but empty would silently fall back to the endpoint's host; say so instead.
-            let value = try mapping.required("server_name")
-            serverName = try value.tlsServerName()
+            serverName = try mapping.base.child(entry.value, path: mapping.childPath("server_name")).tlsServerName()
         }
         clientCertificate = try TLSCertificatePair(optionalIn: mapping)
         if let value = mapping.optional("verify") { verify = try value.bool() }
@@ -107,7 +106,8 @@ extension ConfigNode {
 
     /// A host name or IP address as sent in SNI and checked against the certificate: no port, no scheme.
     func tlsServerName() throws(ConfigError) -> String {
-        let text = try nonEmptyString()
+        let text = node.isNull ? "" : try string()
+        if text.isEmpty { throw error("must not be empty (leave server_name out to use each endpoint's host)") }
         if text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") }) {
             throw error("invalid server_name \"\(text)\": expected a host name such as api.internal, without scheme, path or spaces")
         }
