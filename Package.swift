@@ -53,7 +53,8 @@ let package = Package(
         .executableTarget(name: "CodecBenchmarks", dependencies: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Proxy"],
                           path: "Benchmarks/CodecBenchmarks", swiftSettings: strict),
 
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Transport"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Transport", "TLS"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTP1CodecTests", dependencies: ["HTTP1Codec"]),
         .testTarget(name: "GRPCWebCodecTests", dependencies: ["GRPCWebCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),

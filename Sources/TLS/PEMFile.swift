@@ -61,3 +61,6 @@ enum PEMFile {
         return key
     }
 }
+
+/// Frees a certificate `PEMFile.certificates` returned (for tests, which cannot import OpenSSL themselves).
+func X509_free_for_tests(_ cert: OpaquePointer) { X509_free(cert) }

@@ -202,11 +202,16 @@ enum KeepAlive {
 }
 
 final class EchoHandler: TCPConnectionDelegate {
+    /// Collects why connections closed ("timeout: ..." for TLS handshake timeouts), when set.
+    var failures: Recorder<String>?
     func connectionDidConnect(_ connection: TCPConnection) {}
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) { connection.write(bytes) }
     func connectionDidReadEOF(_ connection: TCPConnection) { connection.closeAfterWrites() }
     func connectionDidDrainWrites(_ connection: TCPConnection) {}
-    func connectionDidClose(_ connection: TCPConnection, errno: Int32) {}
+    func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
+        guard let failures, let failure = connection.tlsFailure else { return }
+        failures.append((failure.kind == .handshakeTimeout ? "timeout: " : "") + failure.message)
+    }
 }
 
 /// Minimal pthread helpers so the tests need no Foundation.
