@@ -193,6 +193,24 @@ def tls_without_h2(pki, alpn: list[str] | None):
     return handle
 
 
+def requiring_client_certificate(pki):
+    """A handler for an h2 TLS server that requires a client certificate the way OpenSSL servers (nginx, Envoy)
+    do: a client without one gets an alert (`certificate required` in TLS 1.3)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.server.cert, pki.server.key)
+    ctx.load_verify_locations(pki.ca.cert)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_alpn_protocols(["h2"])
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            while tls.recv(4096):
+                pass
+
+    return handle
+
+
 def silent(conn: socket.socket) -> None:
     """Accepts the TCP connection and never reads or answers the ClientHello (held open by TinyServer)."""
 
@@ -230,6 +248,15 @@ def test_missing_client_certificate_is_unavailable_with_reason(start_proxy, tls_
     assert r.grpc_status == 14, (r.grpc_status, r.grpc_message)
     assert re.search(r"TLS|certificate", r.grpc_message or "", re.IGNORECASE), r.grpc_message
     assert u.stats()["calls"].get(UNARY, 0) == 0, "the call reached the server without a client certificate"
+
+
+def test_server_alert_for_a_missing_client_certificate_is_the_reason(start_proxy, tiny_servers, pki):
+    """OpenSSL servers answer a client without a certificate with an alert; its text must reach the caller."""
+    s = tiny_servers(requiring_client_certificate(pki))
+    p = start_tls_proxy(start_proxy, s.address, {"ca": str(pki.ca.cert)})
+    r = call(p.base_url, UNARY, [b"x"], timeout_s=10)
+    assert r.grpc_status == 14, (r.grpc_status, r.grpc_message)
+    assert "certificate required" in (r.grpc_message or ""), r.grpc_message
 
 
 # --- verification failures ------------------------------------------------------------------------------------
