@@ -98,6 +98,11 @@ def assert_unary_and_stream_work(base_url: str, server_id: str) -> None:
     assert all(len(m) == 1000 for m in r.messages)
 
 
+def assert_failures_counted(proxy, before: int, n: int) -> None:
+    assert wait_until(lambda: proxy.metric(FAILURES) >= before + n, 2), \
+        f"{FAILURES} is {proxy.metric(FAILURES)}, expected at least {before + n} after {n} failed handshake(s)"
+
+
 def failed_call(proxy, fragment: str, *, timeout_s: float = 10):
     """One unary call that must fail with UNAVAILABLE and `fragment` in grpc-message, and be counted as an
     upstream TLS handshake failure. Returns (result, seconds the call took)."""
@@ -107,8 +112,7 @@ def failed_call(proxy, fragment: str, *, timeout_s: float = 10):
     took = time.monotonic() - t0
     assert r.grpc_status == 14, (r.grpc_status, r.grpc_message)
     assert fragment in (r.grpc_message or ""), r.grpc_message
-    assert wait_until(lambda: proxy.metric(FAILURES) > before, 2), \
-        f"{FAILURES} stayed at {before} after a failed handshake"
+    assert_failures_counted(proxy, before, 1)
     return r, took
 
 
@@ -193,9 +197,13 @@ def tls_without_h2(pki, alpn: list[str] | None):
     return handle
 
 
-def requiring_client_certificate(pki):
-    """A handler for an h2 TLS server that requires a client certificate the way OpenSSL servers (nginx, Envoy)
-    do: a client without one gets an alert (`certificate required` in TLS 1.3)."""
+def requiring_client_certificate(pki, *, abrupt: bool):
+    """A handler for an h2 TLS server that requires a client certificate the way OpenSSL servers do: a client
+    without one gets an alert (`certificate required` in TLS 1.3), sent after the client's Finished, when the client
+    already considers the handshake done and may have sent its first records.
+
+    `abrupt`: close at once, as nginx and most servers do; the client's unread records turn the close into a RST
+    that follows the alert. Otherwise send FIN after the alert and read until the client hangs up."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.server.cert, pki.server.key)
     ctx.load_verify_locations(pki.ca.cert)
@@ -204,9 +212,17 @@ def requiring_client_certificate(pki):
 
     def handle(conn: socket.socket) -> None:
         conn.settimeout(10)
-        with ctx.wrap_socket(conn, server_side=True) as tls:
-            while tls.recv(4096):
-                pass
+        tls = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except ssl.SSLError:
+            if abrupt:
+                tls.close()
+                return
+            tls.shutdown(socket.SHUT_WR)
+        while tls.recv(4096):
+            pass
+        tls.close()
 
     return handle
 
@@ -240,23 +256,31 @@ def test_mutual_tls_presents_the_client_certificate(start_proxy, tls_upstream, p
 
 
 def test_missing_client_certificate_is_unavailable_with_reason(start_proxy, tls_upstream, pki):
-    """grpcio (BoringSSL) refuses a client without a certificate by closing the connection; in TLS 1.3 that
-    happens after the client's side of the handshake is done, so the reason the proxy can give is TLS-level."""
+    """grpcio (BoringSSL) refuses a client without a certificate by closing the connection, without an alert; in
+    TLS 1.3 that comes after the client's side of the handshake is done. The proxy knows the server asked for a
+    certificate (CertificateRequest) and it had none to give: that is the reason the caller needs."""
     u = tls_upstream("mtls-strict", client_auth=True)
     p = start_tls_proxy(start_proxy, u.address, {"ca": str(pki.ca.cert)})
     r = call(p.base_url, UNARY, [b"x"], timeout_s=10)
     assert r.grpc_status == 14, (r.grpc_status, r.grpc_message)
-    assert re.search(r"TLS|certificate", r.grpc_message or "", re.IGNORECASE), r.grpc_message
+    assert "certificate" in (r.grpc_message or "").lower(), r.grpc_message
     assert u.stats()["calls"].get(UNARY, 0) == 0, "the call reached the server without a client certificate"
+    assert_failures_counted(p, 0, 1)
 
 
-def test_server_alert_for_a_missing_client_certificate_is_the_reason(start_proxy, tiny_servers, pki):
-    """OpenSSL servers answer a client without a certificate with an alert; its text must reach the caller."""
-    s = tiny_servers(requiring_client_certificate(pki))
+@pytest.mark.parametrize("abrupt", [False, True], ids=["fin-after-alert", "rst-after-alert"])
+def test_server_alert_for_a_missing_client_certificate_is_the_reason(start_proxy, tiny_servers, pki, abrupt):
+    """OpenSSL servers answer a client without a certificate with an alert; its text must reach the caller, also
+    when the server's close turns into a RST right behind the alert (the proxy's first write then fails, while
+    the alert waits in the receive buffer). Five calls, each on a new connection, so a race shows."""
+    s = tiny_servers(requiring_client_certificate(pki, abrupt=abrupt))
     p = start_tls_proxy(start_proxy, s.address, {"ca": str(pki.ca.cert)})
-    r = call(p.base_url, UNARY, [b"x"], timeout_s=10)
-    assert r.grpc_status == 14, (r.grpc_status, r.grpc_message)
-    assert "certificate required" in (r.grpc_message or ""), r.grpc_message
+    results = [call(p.base_url, UNARY, [b"x"], timeout_s=10) for _ in range(5)]
+    assert all(r.grpc_status == 14 for r in results), [(r.grpc_status, r.grpc_message) for r in results]
+    messages = [r.grpc_message for r in results]
+    assert all("certificate required" in (m or "") for m in messages), messages
+    assert s.accepted >= 5
+    assert_failures_counted(p, 0, 5)
 
 
 # --- verification failures ------------------------------------------------------------------------------------
