@@ -5,7 +5,9 @@ Fixtures (names are a contract with the other test files):
 
 * ``upstream`` (session): ``UpstreamProcess`` running ``upstream_server.py`` on a free port.
 * ``upstream_factory`` (function): ``upstream_factory(server_id="u2", port=0) -> UpstreamProcess``,
-  extra upstreams stopped at test end.
+  extra upstreams stopped at test end. Optional TLS keywords (``tls_cert``, ``tls_key``, ``client_ca``,
+  ``require_client_auth``, and ``control_ca`` / ``control_cert`` / ``control_key`` for the test's own control
+  channel) make it a TLS server; see ``UpstreamProcess``.
 * ``fault_upstream`` (function): ``fault_upstream(mode=None, **opts) -> FaultUpstreamProcess``.
 * ``start_proxy`` (function): factory returning a started ``ProxyProcess``; every proxy it
   started is stopped at test end and its stderr is attached to the report of a failed test.
@@ -103,16 +105,37 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 class UpstreamProcess:
-    """``upstream_server.py`` as a subprocess, plus direct grpcio access to its control RPCs."""
+    """``upstream_server.py`` as a subprocess, plus direct grpcio access to its control RPCs.
 
-    def __init__(self, workdir: Path, server_id: str = "u1", port: int = 0, grace_s: float = 5) -> None:
+    With ``tls_cert``/``tls_key`` it serves TLS (``client_ca``: client certificates are verified;
+    ``require_client_auth``: they are required). The control RPCs then go over TLS too: ``control_ca`` is the CA
+    the test trusts for that channel, ``control_cert``/``control_key`` the client certificate it presents.
+    """
+
+    def __init__(self, workdir: Path, server_id: str = "u1", port: int = 0, grace_s: float = 5, *,
+                 tls_cert: Path | None = None, tls_key: Path | None = None, client_ca: Path | None = None,
+                 require_client_auth: bool = False, control_ca: Path | None = None,
+                 control_cert: Path | None = None, control_key: Path | None = None) -> None:
         self.workdir = workdir
         self.server_id = server_id
         self.port = port
         self.grace_s = grace_s
+        self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
+        self.require_client_auth = require_client_auth
+        self.control_ca, self.control_cert, self.control_key = control_ca, control_cert, control_key
         self.proc: subprocess.Popen | None = None
         self.log_path = workdir / f"upstream-{server_id}-{os.getpid()}-{id(self)}.log"
         self._channel = None
+
+    def _tls_args(self) -> list[str]:
+        args = []
+        for flag, value in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key),
+                            ("--client-ca", self.client_ca)):
+            if value is not None:
+                args += [flag, str(value)]
+        if self.require_client_auth:
+            args.append("--require-client-auth")
+        return args
 
     @property
     def address(self) -> str:
@@ -122,7 +145,7 @@ class UpstreamProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-u", str(HERE / "upstream_server.py"), "--port", str(self.port),
-             "--id", self.server_id, "--grace", str(self.grace_s)],
+             "--id", self.server_id, "--grace", str(self.grace_s), *self._tls_args()],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         line = self.proc.stdout.readline().decode(errors="replace").strip()
@@ -180,9 +203,23 @@ class UpstreamProcess:
         import grpc
 
         if self._channel is None:
-            self._channel = grpc.insecure_channel(self.address)
+            self._channel = self._control_channel()
         fn = self._channel.unary_unary(method)
         return fn(payload, timeout=timeout_s, wait_for_ready=True)
+
+    def _control_channel(self):
+        import grpc
+
+        if self.tls_cert is None:
+            return grpc.insecure_channel(self.address)
+        if self.control_ca is None:
+            raise ValueError("a TLS upstream needs control_ca for the test's control channel")
+
+        def read(path):
+            return None if path is None else Path(path).read_bytes()
+
+        creds = grpc.ssl_channel_credentials(read(self.control_ca), read(self.control_key), read(self.control_cert))
+        return grpc.secure_channel(self.address, creds)
 
     def stats(self) -> dict:
         return json.loads(self._rpc("/test.Control/Stats"))
@@ -517,8 +554,8 @@ def upstream_factory(request, itest_workdir):
     started: list[UpstreamProcess] = []
     request.node._itest_upstreams = started
 
-    def factory(server_id: str = "u2", port: int = 0, grace_s: float = 5) -> UpstreamProcess:
-        u = UpstreamProcess(itest_workdir, server_id, port, grace_s).start()
+    def factory(server_id: str = "u2", port: int = 0, grace_s: float = 5, **tls) -> UpstreamProcess:
+        u = UpstreamProcess(itest_workdir, server_id, port, grace_s, **tls).start()
         started.append(u)
         return u
 

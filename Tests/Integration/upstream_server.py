@@ -114,6 +114,16 @@ def metadata_to_json(md) -> dict:
     return out
 
 
+def peer_certificate_json(context) -> dict:
+    """What TLS told grpcio about the client: its certificate's common name and SANs (empty for cleartext or a
+    client that sent no certificate)."""
+    out: dict = {}
+    for key, values in (context.auth_context() or {}).items():
+        if key.startswith("x509_") or key == "transport_security_type":
+            out[key] = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in values]
+    return out
+
+
 class Call:
     """Per-call helper: parsed controls, bookkeeping, and cancellation tracking."""
 
@@ -230,7 +240,7 @@ class Upstream:
 
     def unary(self, request: bytes, context) -> bytes:
         """Echo the request; x-response-size, x-delay-ms, x-fail-* (x-fail-message is percent-decoded), x-header-*,
-        x-trailer-*, x-echo-metadata."""
+        x-trailer-*, x-echo-metadata, x-echo-peer (TLS servers: the client certificate the proxy presented)."""
         call = Call(self, "/test.Echo/Unary", context)
         call.server.stats.bump(call.server.stats.received, call.method)
         alive, trailing = call.start()
@@ -241,6 +251,8 @@ class Upstream:
             return None
         if call.text("x-echo-metadata") == "1":
             reply = json.dumps(metadata_to_json(call.md), sort_keys=True).encode()
+        elif call.text("x-echo-peer") == "1":
+            reply = json.dumps(peer_certificate_json(context), sort_keys=True).encode()
         elif call.text("x-response-size") is not None:
             reply = pattern(call.int("x-response-size", 0))
         else:
@@ -355,6 +367,20 @@ class Upstream:
         ]
 
 
+def server_credentials(args) -> grpc.ServerCredentials:
+    """TLS credentials from the --tls-* options. With --client-ca but without --require-client-auth, grpcio asks
+    for a client certificate and accepts a client that sends none."""
+    def read(path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+    return grpc.ssl_server_credentials([(read(args.tls_key), read(args.tls_cert))],
+                                       root_certificates=read(args.client_ca),
+                                       require_client_auth=args.require_client_auth)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
@@ -362,7 +388,16 @@ def main() -> int:
     ap.add_argument("--id", default="u1")
     ap.add_argument("--grace", type=float, default=5.0, help="seconds in-flight calls get on SIGTERM")
     ap.add_argument("--workers", type=int, default=300)
+    # TLS (all optional; without --tls-cert the server listens in cleartext exactly as before).
+    ap.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (ALPN h2) instead of cleartext")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--client-ca", help="PEM CA bundle that client certificates are verified against")
+    ap.add_argument("--require-client-auth", action="store_true", help="refuse clients without a certificate")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.require_client_auth and not args.client_ca:
+        ap.error("--require-client-auth needs --client-ca")
 
     upstream = Upstream(args.id)
     server = grpc.server(
@@ -374,7 +409,10 @@ def main() -> int:
             ("grpc.so_reuseport", 1),
         ],
     )
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if args.tls_cert:
+        port = server.add_secure_port(f"{args.host}:{args.port}", server_credentials(args))
+    else:
+        port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:
         print(f"cannot bind {args.host}:{args.port}", file=sys.stderr, flush=True)
         return 2

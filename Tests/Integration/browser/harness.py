@@ -4,6 +4,9 @@ The harness serves `page.html` / `tests.js` (this folder) and `/lib/grpc-web-lit
 library the demo uses too) from its own HTTP server, so the page's origin differs from the proxy's and every
 call is cross-origin, as in production. The page POSTs `{"results": {...}}` to `/result`; `/log` collects
 progress lines for failure reports. Chromium is started per run with a throw-away profile and killed afterwards.
+
+With `tls=` (a server-side `ssl.SSLContext`) the page is served over HTTPS; `chromium_args` adds switches, e.g. the
+`--ignore-certificate-errors-spki-list` that makes Chromium trust the test certificates.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -46,14 +51,29 @@ class BrowserRunError(AssertionError):
     pass
 
 
+class _PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A refused TLS handshake (a browser that does not trust the certificate) is an expected outcome of some
+        tests, not a harness error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            super().handle_error(request, client_address)
+
+
 class BrowserHarness:
-    def __init__(self, chromium: str) -> None:
+    def __init__(self, chromium: str, *, tls: ssl.SSLContext | None = None, chromium_args=()) -> None:
         self.chromium = chromium
+        self.chromium_args = list(chromium_args)
+        self.scheme = "https" if tls is not None else "http"
         self._result: dict | None = None
         self._got_result = threading.Event()
         self.page_log: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _PageServer(("127.0.0.1", 0), self._handler_class())
+        if tls is not None:
+            # Handshakes happen in the per-request threads (on first read), so a slow one blocks nobody else.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever, name="browser-harness", daemon=True)
         self._thread.start()
 
@@ -63,7 +83,7 @@ class BrowserHarness:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _handler_class(self):
         harness = self
@@ -118,7 +138,7 @@ class BrowserHarness:
                      "--disable-background-networking", "--disable-dev-shm-usage", "--disable-component-update",
                      # Ports come from the kernel; make sure none falls on Chromium's unsafe-port list.
                      f"--explicitly-allowed-ports={self.port},{proxy_port}",
-                     url],
+                     *self.chromium_args, url],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             try:
                 if not self._got_result.wait(timeout_s):
