@@ -50,6 +50,9 @@ public final class TLSClientContext: @unchecked Sendable {
                 throw TLSSetupError(.context, "ALPN list refused")
             }
             _ = COpenSSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
+            // Called only when the server asks for a certificate and none is configured: noted on the session, so
+            // a server that then hangs up (TLS 1.3 servers check it after our handshake is done) can be explained.
+            if settings.clientCertificate == nil { SSL_CTX_set_client_cert_cb(ctx, clientCertificateRequested) }
         } catch {
             SSL_CTX_free(ctx)
             throw error
@@ -58,4 +61,12 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+}
+
+private func clientCertificateRequested(_ ssl: OpaquePointer?, _ cert: UnsafeMutablePointer<OpaquePointer?>?,
+                                        _ key: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    if let ssl, let session = COpenSSL_get_app_data(ssl) {
+        Unmanaged<TLSSession>.fromOpaque(session).takeUnretainedValue().serverRequestedClientCertificate = true
+    }
+    return 0  // no certificate: the handshake goes on without one
 }

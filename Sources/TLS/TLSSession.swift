@@ -24,6 +24,8 @@ public final class TLSSession {
     /// Keeps the context (and so the callbacks' target) alive for as long as the session.
     private let owner: AnyObject
     public private(set) var handshakeDone = false
+    /// Client side: the server asked for a certificate and we have none to give.
+    public internal(set) var serverRequestedClientCertificate = false
 
     public init(server context: TLSServerContext, fd: Int32) {
         ssl = SSL_new(context.contexts[0])
@@ -39,6 +41,8 @@ public final class TLSSession {
         ssl = SSL_new(context.ctx)
         isClient = true
         owner = context
+        // For the client-certificate callback; the session outlives every callback on its SSL.
+        _ = COpenSSL_set_app_data(ssl, Unmanaged.passUnretained(self).toOpaque())
         SSL_set_fd(ssl, fd)
         SSL_set_connect_state(ssl)
         let isIPLiteral = Self.isIPLiteral(serverName)
@@ -111,6 +115,20 @@ public final class TLSSession {
         let rc = SSL_write_ex(ssl, bytes.baseAddress, bytes.count, &n)
         if rc == 1 { return .done(n) }
         return outcome(rc, duringHandshake: false)
+    }
+
+    /// After a failed write (a peer that sent an alert and reset the connection): the alert, if it is still in
+    /// the socket's receive buffer, which explains the failure better than "connection reset".
+    public func pendingAlert() -> String? {
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<4 {
+            switch scratch.withUnsafeMutableBytes({ read(into: $0) }) {
+            case .done: continue
+            case .failed(let reason) where reason.contains("alert"): return reason
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// Decrypted or undecrypted bytes OpenSSL holds that the socket will not signal again.

@@ -255,10 +255,15 @@ extension TCPConnection {
             failTLS(.established, "the peer closed the TLS connection")
             return false
         case .failed(let reason):
-            failTLS(.established, reason)
+            // A peer that rejects us with an alert and closes at once turns our next write into ECONNRESET
+            // while the alert still waits unread: report the alert, not the reset.
+            failTLS(.established, tls.pendingAlert() ?? reason)
             return false
         }
     }
+
+    /// The server asked for a client certificate during the handshake and none was configured.
+    public var tlsServerRequestedClientCertificate: Bool { tls?.serverRequestedClientCertificate ?? false }
 
     // MARK: Failure
 

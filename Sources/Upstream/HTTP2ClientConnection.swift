@@ -60,7 +60,6 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     /// `https` over TLS: the connection, which knows, sets every request's `:scheme`.
     private let scheme: String
-    private let tlsWithoutClientCertificate: Bool
 
     /// - Parameter host: the endpoint as configured (DNS name or IP literal), the default TLS server name.
     init(loop: EventLoop, address: SocketAddress, host: String, readBuffer: LoopReadBuffer, settings: UpstreamSettings) throws {
@@ -71,7 +70,6 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         self.keepaliveTimeout = settings.keepaliveTimeout
         self.maxHeaderListBytes = settings.maxResponseHeaderBytes
         scheme = settings.tls == nil ? "http" : "https"
-        tlsWithoutClientCertificate = settings.tls.map { $0.settings.clientCertificate == nil } ?? false
         let tls = settings.tls.map {
             TLSConnectOptions(context: $0, serverName: settings.tlsServerName ?? host, requiredProtocol: "h2")
         }
@@ -297,6 +295,11 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     }
 
     func connectionDidReadEOF(_ connection: TCPConnection) {
+        if !serverSpoke && connection.tlsServerRequestedClientCertificate {
+            countTLSRejection(connection)
+            shutdown(reason: "upstream closed the connection" + Self.missingClientCertificateHint, connectFailed: false)
+            return
+        }
         shutdown(reason: "upstream closed the connection", connectFailed: false)
     }
 
@@ -306,9 +309,24 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
         let wasConnecting = state == .connecting
-        if let failure = connection.tlsFailure, failure.kind == .handshake { UpstreamTLSStats.recordHandshakeFailure() }
-        let why = connection.tlsFailure?.message ?? (errno == 0 ? "connection closed" : String(cString: strerror(errno)))
+        countTLSRejection(connection)
+        var why = connection.tlsFailure?.message ?? (errno == 0 ? "connection closed" : String(cString: strerror(errno)))
+        if !serverSpoke && connection.tlsServerRequestedClientCertificate { why += Self.missingClientCertificateHint }
         shutdown(reason: wasConnecting ? "cannot connect to \(endpoint): \(why)" : "upstream connection lost: \(why)", connectFailed: wasConnecting)
+    }
+
+    /// With TLS 1.3 a server checks our certificate after our side of the handshake is done; gRPC's server then
+    /// just closes, others send an alert. Either way the server asked for one we do not have.
+    static let missingClientCertificateHint =
+        "; the server asked for a client certificate during the TLS handshake and this cluster has none (set tls.cert and tls.key)"
+
+    /// A TLS handshake that failed, or a server that rejected the connection right after it (before any HTTP/2
+    /// byte), counts as a failed TLS handshake.
+    private func countTLSRejection(_ connection: TCPConnection) {
+        let failedHandshake = connection.tlsFailure?.kind == .handshake
+        let rejectedAfterwards = !serverSpoke && connection.isTLS
+            && (connection.tlsFailure != nil || connection.tlsServerRequestedClientCertificate)
+        if failedHandshake || rejectedAfterwards { UpstreamTLSStats.recordHandshakeFailure() }
     }
 
     /// Closes the connection and fails every stream on it. Idempotent.
@@ -329,12 +347,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         streams = [:]
         var retryable = waiting
         waiting = []
-        var why = neverSpoke ? "\(endpoint) closed the connection before speaking HTTP/2 (\(reason))" : reason
-        if neverSpoke && tlsWithoutClientCertificate {
-            // With TLS 1.3 the server checks the client's certificate after our side of the handshake is done, and
-            // many servers (gRPC's among them) then just close: say what the likely cause is.
-            why += "; it closed right after the TLS handshake, as a server that requires a client certificate does (set tls.cert and tls.key)"
-        }
+        let why = neverSpoke ? "\(endpoint) closed the connection before speaking HTTP/2 (\(reason))" : reason
         for s in open {
             s.connection = nil
             if neverSpoke && s.canRetry {

@@ -10,6 +10,12 @@ import XCTest
 final class TLSConnectionTests: XCTestCase {
     static let certs = LoopbackCertificates()
 
+    override class func setUp() {
+        // The proxy ignores SIGPIPE at start; a test process must too, or a write to a peer that has gone (which
+        // OpenSSL does on the socket itself) kills it.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     /// Starts a TLS listener whose connections echo what they read; returns its port.
     private func startEchoListener(on loop: EventLoop, timeout: Duration = .seconds(5), plaintextAnswer: [UInt8] = [],
                                    failures: Recorder<String>? = nil) -> Int {

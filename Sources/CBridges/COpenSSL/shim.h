@@ -57,3 +57,5 @@ static inline uint64_t COpenSSL_secure_options(void) {
     return SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION;
 }
 static inline unsigned long COpenSSL_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+static inline int COpenSSL_set_app_data(SSL *ssl, void *data) { return SSL_set_ex_data(ssl, 0, data); }
+static inline void *COpenSSL_get_app_data(const SSL *ssl) { return SSL_get_ex_data(ssl, 0); }
