@@ -356,7 +356,7 @@ BAD_TLS = {
     "expired": ({"cert": "certs/expired.pem", "key": "certs/expired.key"}, "listeners[0].tls.cert",
                 "certs/expired.pem", r"certificate expired"),
     "unreadable-ca": ({"client_ca": "certs/garbage-ca.pem"}, "listeners[0].tls.client_ca", "certs/garbage-ca.pem",
-                      r"\S"),
+                      r"(?i)certificate|PEM"),
 }
 
 

@@ -67,10 +67,6 @@ def start_tls_proxy(start_proxy, pki, cert: CertPair | None = None, listener_ext
     return start_proxy(listener_extra=extra)
 
 
-def https_url(proxy, host: str = "localhost") -> str:
-    return f"https://{host}:{proxy.port}"
-
-
 # --------------------------------------------------------------------------------------
 # Python TLS clients
 # --------------------------------------------------------------------------------------
