@@ -21,6 +21,7 @@ from tls_support import HANDSHAKE_FAILURES, HANDSHAKES, STREAM, UNARY, TLSHTTPCo
     tls_call, wait_log_count, wait_metric
 from tls_support import pki  # noqa: F401  (session fixture: pytest finds fixtures among a test module's names)
 from upstream_server import pattern, stream_message
+from ws_client import GrpcWsCall
 
 
 # --------------------------------------------------------------------------------------
@@ -169,6 +170,29 @@ def test_session_ticket_resumes_the_session(start_proxy, pki, tmp_path):
     assert re.search(r"^Reused, TLSv1\.[23], ", second, re.M), second
 
 
+def test_tls12_client_renegotiation_refused(start_proxy, pki):
+    """s_client's "R" asks for a renegotiation; the proxy answers no_renegotiation and keeps serving others."""
+    proxy = start_tls_proxy(start_proxy, pki)
+    out = s_client(proxy.port, "-tls1_2", "-servername", "localhost", ca=pki.ca.cert, stdin=b"R\n")
+    assert handshake_done(out) and "RENEGOTIATING" in out, out
+    assert "no renegotiation" in out, out
+    assert_call_ok(tls_call(proxy, pki, UNARY, [b"after"]), [b"after"])
+
+
+def test_wss_bidi_over_tls(start_proxy, pki, monkeypatch):
+    """The WebSocket transport on the TLS listener (wss://): a bidi call echoes message by message."""
+    proxy = start_tls_proxy(start_proxy, pki)
+    # The websockets client builds its context with ssl.create_default_context(), which reads SSL_CERT_FILE.
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca.cert))
+    ws = GrpcWsCall(f"https://localhost:{proxy.port}", "/test.Echo/Bidi")
+    for i in range(3):
+        ws.send(b"wss %d" % i)
+        assert ws.recv_message(timeout=5) == b"wss %d" % i
+    ws.half_close()
+    r = ws.finish(timeout=10)
+    assert r.grpc_status == 0 and r.close_code == 1000, (r.trailers, r.close_code)
+
+
 # --------------------------------------------------------------------------------------
 # mTLS and x-forwarded-client-cert
 # --------------------------------------------------------------------------------------
@@ -237,6 +261,17 @@ def test_verified_client_cert_is_forwarded_as_xfcc(start_proxy, pki):
     assert "CN=browser-1" in got["Subject"], md[XFCC]
     assert got["URI"] == "spiffe://test/browser-1", md[XFCC]
     assert got["DNS"] == "client.example.test", md[XFCC]
+
+
+def test_xfcc_has_the_first_uri_and_every_dns_san(start_proxy, pki, tmp_path):
+    multi = _signed(tmp_path, pki.ca, "multi-san", "/CN=browser-2",
+                    "URI:spiffe://test/browser-2,URI:spiffe://test/second,DNS:a.client.test,DNS:b.client.test",
+                    "clientAuth")
+    proxy = start_tls_proxy(start_proxy, pki, client_ca=pki.ca.cert, require_client_cert=True)
+    md = upstream_metadata(proxy, pki, multi)
+    assert xfcc_fields(md[XFCC]) == [("Hash", sha256_hex(cert_der(multi.cert))), ("Subject", "CN=browser-2"),
+                                     ("URI", "spiffe://test/browser-2"), ("DNS", "a.client.test"),
+                                     ("DNS", "b.client.test")], md[XFCC]
 
 
 @pytest.mark.parametrize("with_cert", [True, False], ids=["with-client-cert", "without-client-cert"])
@@ -308,6 +343,20 @@ def test_sighup_rotates_certificate_and_keeps_open_connections(start_proxy, pki,
         assert after.peer_cert_der() == cert_der(rotated.cert)
         assert_call_ok(tls_call(proxy, pki, UNARY, [b"still"], conn=after), [b"still"])
     assert proxy.alive()
+
+
+def test_sighup_rereads_the_client_ca(start_proxy, pki, tmp_path):
+    """A rotated client CA bundle applies to new handshakes: before, the client's certificate (from the test CA)
+    is refused; after replacing the bundle and SIGHUP, it is accepted."""
+    bundle = tmp_path / "clients-ca.pem"
+    shutil.copyfile(pki.other_ca.cert, bundle)
+    proxy = start_tls_proxy(start_proxy, pki, client_ca=bundle, require_client_cert=True)
+    curl_refused(proxy, pki, tmp_path, client_cert=pki.client)
+    replace_file(pki.ca.cert, bundle)
+    proxy.proc.send_signal(signal.SIGHUP)
+    assert wait_log_count(proxy, RELOADED, 1) == 1, "no reload log line after SIGHUP"
+    md = upstream_metadata(proxy, pki, pki.client)
+    assert dict(xfcc_fields(md[XFCC]))["Hash"] == sha256_hex(cert_der(pki.client.cert)), md
 
 
 # --------------------------------------------------------------------------------------
