@@ -54,7 +54,9 @@ enum PEMFile {
             return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
         }
         guard let key else {
-            throw TLSSetupError(input, "no PEM private key in \(path): \(OpenSSLErrorQueue.message(or: "unreadable"))")
+            // OpenSSL's own reason here is a decoder's ("unsupported"), which misleads more than it helps.
+            OpenSSLErrorQueue.clear()
+            throw TLSSetupError(input, "no PEM private key found in \(path) (expected an unencrypted \"-----BEGIN PRIVATE KEY-----\" or EC/RSA key block)")
         }
         return key
     }

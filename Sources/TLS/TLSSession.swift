@@ -71,8 +71,15 @@ public final class TLSSession {
         return outcome(rc, duringHandshake: true)
     }
 
+    /// The end (close_notify, EOF or error) found behind data the last `read` returned; reported by the next one.
+    private var deferredEnd: TLSIOResult?
+
+    /// True when the next `read` returns at once, without the socket becoming readable again.
+    public var hasDeferredEnd: Bool { deferredEnd != nil }
+
     /// Reads decrypted bytes into `buffer`, record after record until it is full or the socket is empty.
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> TLSIOResult {
+        if let end = deferredEnd { return end }
         var total = 0
         while total < buffer.count {
             OpenSSLErrorQueue.clear()
@@ -83,10 +90,15 @@ public final class TLSSession {
                 continue
             }
             let result = outcome(rc, duringHandshake: false)
-            // Deliver what was read; the end or the error shows up again on the next call.
-            if total > 0 && (result == .wantRead || result == .wantWrite || result == .closed) { return .done(total) }
-            if total > 0, case .failed = result { return .done(total) }
-            return result
+            guard total > 0 else { return result }
+            // Deliver what was read first; an end found behind it is kept for the next call (the peer may have
+            // sent close_notify without closing the socket, so epoll would not report it again).
+            switch result {
+            case .wantRead, .wantWrite: break
+            case .closed, .failed: deferredEnd = result
+            case .done: break
+            }
+            return .done(total)
         }
         return .done(total)
     }

@@ -207,7 +207,7 @@ extension TCPConnection {
                 if n > 0 {
                     delegate?.connectionDidRead(self, UnsafeRawBufferPointer(start: readBuffer.pointer.baseAddress, count: n))
                 }
-                if n < readBuffer.pointer.count { return }
+                if n < readBuffer.pointer.count && !tls.hasDeferredEnd { return }
             case .wantRead:
                 return
             case .wantWrite:

@@ -217,6 +217,7 @@ public final class TCPConnection: FileEventHandler {
         var total = 0
         for p in parts { total += p.count }
         if total == 0 { return }
+        let queueWasEmpty = bufferedBytes == 0
         var written = 0
         // Over TLS everything goes through the queue, so what leaves in one iteration is sealed by one SSL_write
         // batch into full records instead of a record per piece.
@@ -248,8 +249,13 @@ public final class TCPConnection: FileEventHandler {
             skip = 0
         }
         account()
-        if !isCorked {
-            if tls != nil { flushQueue() } else { updateInterest() }
+        guard !isCorked else { return }
+        if tls != nil && queueWasEmpty && !connecting {
+            // Like a direct write in cleartext: it goes out now, and the delegate is not called back from inside
+            // its own write (only a queue that had to wait for the socket reports draining).
+            flushQueue(notifyingDrain: false)
+        } else {
+            updateInterest()
         }
     }
 
@@ -294,7 +300,7 @@ public final class TCPConnection: FileEventHandler {
         flushQueue()
     }
 
-    func flushQueue() {
+    func flushQueue(notifyingDrain: Bool = true) {
         if tls != nil && !tlsEstablished { return }
         while bufferedBytes > 0 && !isClosed {
             if let tls {
@@ -330,7 +336,7 @@ public final class TCPConnection: FileEventHandler {
                 return
             }
             if shutdownWhenDrained { shutdownWrite() }
-            delegate?.connectionDidDrainWrites(self)
+            if notifyingDrain { delegate?.connectionDidDrainWrites(self) }
         }
     }
 

@@ -60,6 +60,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     /// `https` over TLS: the connection, which knows, sets every request's `:scheme`.
     private let scheme: String
+    private let tlsWithoutClientCertificate: Bool
 
     /// - Parameter host: the endpoint as configured (DNS name or IP literal), the default TLS server name.
     init(loop: EventLoop, address: SocketAddress, host: String, readBuffer: LoopReadBuffer, settings: UpstreamSettings) throws {
@@ -70,6 +71,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         self.keepaliveTimeout = settings.keepaliveTimeout
         self.maxHeaderListBytes = settings.maxResponseHeaderBytes
         scheme = settings.tls == nil ? "http" : "https"
+        tlsWithoutClientCertificate = settings.tls.map { $0.settings.clientCertificate == nil } ?? false
         let tls = settings.tls.map {
             TLSConnectOptions(context: $0, serverName: settings.tlsServerName ?? host, requiredProtocol: "h2")
         }
@@ -327,7 +329,12 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         streams = [:]
         var retryable = waiting
         waiting = []
-        let why = neverSpoke ? "\(endpoint) closed the connection before speaking HTTP/2 (\(reason))" : reason
+        var why = neverSpoke ? "\(endpoint) closed the connection before speaking HTTP/2 (\(reason))" : reason
+        if neverSpoke && tlsWithoutClientCertificate {
+            // With TLS 1.3 the server checks the client's certificate after our side of the handshake is done, and
+            // many servers (gRPC's among them) then just close: say what the likely cause is.
+            why += "; it closed right after the TLS handshake, as a server that requires a client certificate does (set tls.cert and tls.key)"
+        }
         for s in open {
             s.connection = nil
             if neverSpoke && s.canRetry {
