@@ -48,6 +48,9 @@ public final class TLSServerContext: @unchecked Sendable {
                 }
                 contexts.append(ctx)
                 try TLSContextDefaults.apply(to: ctx, minimumTLS13: settings.minimumTLS13)
+                // Send exactly the chain from the PEM file: without this, OpenSSL builds a chain from the trust
+                // store on every handshake (a store lookup with locks, for a chain the operator already gave).
+                _ = COpenSSL_CTX_set_mode(ctx, Int(SSL_MODE_NO_AUTO_CHAIN))
                 names.append(try TLSContextDefaults.useCertificate(files, index: index, in: ctx))
                 try Self.configureClientVerification(ctx, settings)
                 Self.configureSessions(ctx)

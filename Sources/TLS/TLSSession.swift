@@ -91,6 +91,10 @@ public final class TLSSession {
             let rc = SSL_read_ex(ssl, buffer.baseAddress! + total, buffer.count - total, &n)
             if rc == 1 {
                 total += n
+                // Read ahead took everything the kernel had (up to a record buffer): only read again when OpenSSL
+                // holds more, instead of paying a read() that returns EAGAIN on every readable event. Bytes
+                // still in the kernel keep the socket readable, so epoll reports them.
+                if !hasBufferedInput { break }
                 continue
             }
             let result = outcome(rc, duringHandshake: false)

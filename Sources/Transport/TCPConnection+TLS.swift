@@ -70,8 +70,11 @@ extension TCPConnection {
         tlsAcceptOptions = options
         tlsSniffPending = true
         tlsHandshakeWants = .read
-        tlsHandshakeTimer = loop.scheduleTimer(after: options.handshakeTimeout) { [weak self] in
-            self?.failTLS(.handshakeTimeout, "TLS handshake timeout after \(options.handshakeTimeout)")
+        // Strong capture: the timer is cancelled when the handshake ends or the connection closes. (A weak
+        // reference would give every TLS connection a side table and slower reference counting for its life.)
+        tlsHandshakeTimer = loop.scheduleTimer(after: options.handshakeTimeout) { [self] in
+            tlsHandshakeTimer = nil
+            failTLS(.handshakeTimeout, "TLS handshake timeout after \(options.handshakeTimeout)")
         }
     }
 
@@ -231,10 +234,10 @@ extension TCPConnection {
     func scheduleBufferedTLSReadIfNeeded() {
         guard let tls, tlsEstablished, !isClosed, !readPaused, !tlsBufferedReadScheduled, tls.hasBufferedInput else { return }
         tlsBufferedReadScheduled = true
-        _ = loop.scheduleTimer(afterNanos: 0) { [weak self] in
-            guard let self else { return }
-            self.tlsBufferedReadScheduled = false
-            if let tls = self.tls, !self.isClosed, !self.readPaused { self.readRecords(tls) }
+        // Strong capture (see startServerTLS): it fires on the next iteration anyway.
+        _ = loop.scheduleTimer(afterNanos: 0) { [self] in
+            tlsBufferedReadScheduled = false
+            if let session = self.tls, !isClosed, !readPaused { readRecords(session) }
         }
     }
 
