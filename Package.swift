@@ -28,8 +28,10 @@ let package = Package(
 
         // Layer 2: event loop (epoll, timers, cross-thread hand-over).
         .target(name: "EventLoop", dependencies: ["CProxyLinux"], swiftSettings: strict),
-        // Layer 3: sockets, listeners, buffered connections.
-        .target(name: "Transport", dependencies: ["EventLoop", "CProxyLinux"], swiftSettings: strict),
+        // Layer 3: TLS (the only user of OpenSSL's SSL API), then sockets, listeners and buffered connections,
+        // which run over TLS or cleartext alike.
+        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "Transport", dependencies: ["EventLoop", "CProxyLinux", "TLS"], swiftSettings: strict),
 
         // Layer 4: pure codecs, no I/O.
         .target(name: "HTTP1Codec", path: "Sources/Codecs/HTTP1", swiftSettings: strict),
@@ -39,11 +41,11 @@ let package = Package(
         .target(name: "Config", dependencies: ["YAML"], swiftSettings: strict),
 
         // Layer 5: HTTP/2 upstream connections on nghttp2, pools, clusters.
-        .target(name: "Upstream", dependencies: ["CNGHTTP2", "EventLoop", "Transport", "GRPCWebCodec", "Config"], swiftSettings: strict),
+        .target(name: "Upstream", dependencies: ["CNGHTTP2", "EventLoop", "Transport", "TLS", "GRPCWebCodec", "Config"], swiftSettings: strict),
         // Layer 6: the stream bridge (gRPC-Web / WebSocket downstream <-> HTTP/2 upstream).
-        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "TLS", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
         // Layer 7: workers, listeners, admin, signals.
-        .target(name: "Server", dependencies: ["EventLoop", "Transport", "HTTP1Codec", "Config", "Upstream", "Proxy", "CProxyLinux"], swiftSettings: strict),
+        .target(name: "Server", dependencies: ["EventLoop", "Transport", "TLS", "HTTP1Codec", "Config", "Upstream", "Proxy", "CProxyLinux"], swiftSettings: strict),
         // Layer 8: the executable: argument parsing only.
         .executableTarget(name: "grpc-web-proxy", dependencies: ["Server", "Config"], swiftSettings: strict),
 

@@ -115,7 +115,7 @@ def main():
             seeds = [bytes([64]) + s for s in YAML_SAMPLES]
         if name == "FuzzConfig":
             seeds = list(YAML_SAMPLES[:1])
-            for cfg in ("minimal.yaml", "demo.yaml"):
+            for cfg in ("minimal.yaml", "demo.yaml", "tls.yaml"):
                 with open(os.path.join(HERE, "..", "config", cfg), "rb") as f:
                     seeds.append(f.read())
             seeds.append(b"listeners:\n- name: a\n  address: 127.0.0.1:${PORT}\n  routes: [{prefix: /, cluster: c}]\n"

@@ -14,7 +14,9 @@ public enum ConfigLoader {
         return try parse(text, file: path, environment: environment)
     }
 
-    /// Parses config text; `file` is only used in error messages.
+    /// Parses config text. `file` names the text in error messages, and its directory is where relative file
+    /// paths (certificates, keys, CA bundles) are taken from; a bare name such as `test.yaml` means the current
+    /// directory.
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws(ConfigError) -> ProxyConfig {
         let root: YAMLNode
         do {

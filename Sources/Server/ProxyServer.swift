@@ -4,6 +4,7 @@ import EventLoop
 import Glibc
 public import Proxy
 import Synchronization
+import TLS
 import Transport
 import Upstream
 
@@ -24,15 +25,46 @@ public final class ProxyServer: Sendable {
 
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
-    public init(config: ProxyConfig) {
+    /// The TLS contexts in use; replaced by `reloadTLS`.
+    private let tls: Mutex<TLSMaterial>
+
+    public init(config: ProxyConfig, tls: TLSMaterial = TLSMaterial()) {
         self.config = config
         self.resolver = EndpointResolver(clusters: config.clusters)
+        self.tls = Mutex(tls)
+    }
+
+    /// SIGHUP: re-reads every certificate, key and CA file. New handshakes use the new ones and open connections
+    /// keep theirs; if any file is bad, nothing changes and the located error is returned (and logged).
+    @discardableResult
+    public func reloadTLS() -> ConfigError? {
+        let material: TLSMaterial
+        do {
+            material = try TLSMaterial.load(config)
+        } catch {
+            Log.error("tls", "TLS files not reloaded, the previous ones stay in use: \(error)")
+            return error
+        }
+        tls.withLock { $0 = material }
+        for w in workers.withLock({ $0 }) {
+            let loop = w.loop
+            loop.execute {
+                WorkerRegistry.context(on: loop)?.replaceTLS(listeners: material.listeners, clusters: material.clusters)
+            }
+        }
+        Log.info("tls", "TLS files reloaded (\(material.listeners.count) listener(s), \(material.clusters.count) cluster(s))")
+        return nil
     }
 
     /// Resolves addresses, binds every listener on every worker and starts the loops. Throws if a listener
     /// cannot be bound (then nothing is left running).
     public func start() throws {
         OpenFileLimit.warnIfBelow(config: config)
+        let unverified = config.clusters.filter { $0.tls?.verify == false }
+        stats.upstreamTLSVerifyDisabled.add(unverified.count)
+        for cluster in unverified {
+            Log.warn("tls", "cluster \(cluster.name): tls.verify is false, so any server certificate is accepted (a man in the middle would not be noticed)")
+        }
         // Listener addresses are resolved and test-bound up front so a bad address fails startup clearly.
         var listenerAddresses: [(ListenerContext, SocketAddress)] = []
         for l in config.listeners {
@@ -62,7 +94,9 @@ public final class ProxyServer: Sendable {
             let listenersForWorker = resolvedListeners
             let loopThread = EventLoopThread(name: "worker-\(i)") { [self] loop in
                 CProxyLinux_set_thread_name("worker-\(i)")
-                let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters)
+                let material = self.tls.withLock { $0 }
+                let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters,
+                                        tlsListeners: material.listeners, tlsClusters: material.clusters)
                 var listeners: [TCPListener] = []
                 for (lc, addr) in listenersForWorker {
                     do {

@@ -4,13 +4,13 @@ import EventLoop
 import Glibc
 
 /// Runs the proxy until SIGTERM/SIGINT, then drains. Returns the process exit code.
-public func runProxy(config: ProxyConfig, logLevel: LogLevel) -> Int32 {
+public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) -> Int32 {
     Log.level = Log.Level(rawValue: logLevel.rawValue) ?? .info
     CProxyLinux_ignore_sigpipe()
     // Block the signals before any worker thread exists, so every thread inherits the mask and only the
     // main thread's sigwait receives them.
     for s in [SIGTERM, SIGINT, SIGHUP] { _ = CProxyLinux_block_signal(s) }
-    let server = ProxyServer(config: config)
+    let server = ProxyServer(config: config, tls: tls)
     do {
         try server.start()
     } catch {
@@ -26,7 +26,9 @@ public func runProxy(config: ProxyConfig, logLevel: LogLevel) -> Int32 {
         var sig: Int32 = 0
         if sigwait(&set, &sig) != 0 { continue }
         if sig == SIGHUP {
-            Log.info("server", "SIGHUP: configuration reload is not supported yet; restart the process to apply changes")
+            // Certificate rotation (cert-manager and ACME clients renew files in place). The rest of the config is
+            // not reloaded yet.
+            server.reloadTLS()
             continue
         }
         break

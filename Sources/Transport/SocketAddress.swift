@@ -54,6 +54,13 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The numeric host without port or brackets ("127.0.0.1", "::1").
+    public var host: String {
+        let text = description
+        let withoutPort = text[..<(text.lastIndex(of: ":") ?? text.endIndex)]
+        return String(withoutPort.hasPrefix("[") ? withoutPort.dropFirst().dropLast() : withoutPort)
+    }
+
     public var description: String {
         var s = storage
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

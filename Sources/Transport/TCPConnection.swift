@@ -1,6 +1,7 @@
 internal import CProxyLinux
 public import EventLoop
 import Glibc
+public import TLS
 
 /// Events of a `TCPConnection`, delivered on its loop.
 public protocol TCPConnectionDelegate: AnyObject {
@@ -15,6 +16,12 @@ public protocol TCPConnectionDelegate: AnyObject {
     /// The connection closed because of an error or hang-up, or after `closeAfterWrites` finished (`errno` 0 when
     /// none). Not called for `close()`.
     func connectionDidClose(_ connection: TCPConnection, errno: Int32)
+    /// TLS connections only: the handshake finished (before any read; outgoing ones before `connectionDidConnect`).
+    func connectionDidFinishTLSHandshake(_ connection: TCPConnection)
+}
+
+extension TCPConnectionDelegate {
+    public func connectionDidFinishTLSHandshake(_ connection: TCPConnection) {}
 }
 
 /// One 64 KiB read buffer per loop, shared by every connection on it: an idle connection costs no buffer.
@@ -27,7 +34,8 @@ public final class LoopReadBuffer {
 }
 
 /// A non-blocking TCP socket on one loop, with a contiguous write buffer (bounded by its owners), read pausing,
-/// half-close and deferred teardown. Loop-confined.
+/// half-close and deferred teardown, in cleartext or over TLS (see TCPConnection+TLS.swift): its users read and
+/// write plaintext either way. Loop-confined.
 ///
 /// Ownership: the delegate owns the connection and the connection holds the delegate strongly until it closes;
 /// the cycle is broken at close, so an open connection keeps its protocol handler alive without a registry.
@@ -35,12 +43,12 @@ public final class TCPConnection: FileEventHandler {
     public let fd: Int32
     public let loop: EventLoop
     public var delegate: (any TCPConnectionDelegate)?
-    private let readBuffer: LoopReadBuffer
+    let readBuffer: LoopReadBuffer
 
     /// Bytes accepted by `write` and not yet taken by the kernel: `out[outHead...]`. One contiguous buffer, so a
     /// corked write is a memcpy into reserved capacity, not an allocation (several per call otherwise).
-    private var out: [UInt8] = []
-    private var outHead = 0
+    var out: [UInt8] = []
+    var outHead = 0
     /// Capacity kept after the buffer drains; more is released so idle connections stay small.
     private static let retainedCapacity = 1024
     public var bufferedBytes: Int { out.count - outHead }
@@ -49,20 +57,42 @@ public final class TCPConnection: FileEventHandler {
     /// Bytes the write buffer can hold without reallocating (tests check that growth stays geometric).
     public var writeBufferCapacity: Int { out.capacity }
     public private(set) var isClosed = false
-    private var connecting = false
-    private var readPaused = false
-    private var closeWhenDrained = false
+    var connecting = false
+    var readPaused = false
+    var closeWhenDrained = false
     private var shutdownWhenDrained = false
     private var writeShut = false
     /// While corked, writes only queue; `uncork` sends everything with one write.
     public private(set) var isCorked = false
 
-    /// Wraps an accepted, already non-blocking socket and starts reading.
-    public init(loop: EventLoop, fd: Int32, readBuffer: LoopReadBuffer) {
+    // TLS state (nil/false for cleartext connections); the logic is in TCPConnection+TLS.swift.
+    var tls: TLSSession?
+    /// Set once the handshake has finished; until then reads drive the handshake and writes only queue.
+    var tlsEstablished = false
+    /// What the handshake waits for (read or write readiness).
+    var tlsHandshakeWants: IOInterest = .read
+    /// Server side: the first byte has not been looked at yet (plain HTTP gets an answer instead of a handshake).
+    var tlsSniffPending = false
+    var tlsAcceptOptions: TLSAcceptOptions?
+    var tlsConnectOptions: TLSConnectOptions?
+    var tlsHandshakeTimer: TimerHandle?
+    /// OpenSSL holds input the socket will not announce again; a zero-delay timer reads it.
+    var tlsBufferedReadScheduled = false
+    /// SSL_read needed the socket writable (or SSL_write readable): rare, but the interest must follow.
+    var tlsReadWantsWrite = false
+    var tlsWriteWantsRead = false
+    /// Why a TLS connection failed or was refused, for the owner's logs, metrics and error messages.
+    public internal(set) var tlsFailure: TLSFailure?
+    /// The client certificate, verified, once the handshake is done (listeners with `client_ca`).
+    public internal(set) var peerCertificate: TLSPeerCertificate?
+
+    /// Wraps an accepted, already non-blocking socket and starts reading; with `tls`, the TLS handshake first.
+    public init(loop: EventLoop, fd: Int32, readBuffer: LoopReadBuffer, tls: TLSAcceptOptions? = nil) {
         self.loop = loop
         self.fd = fd
         self.readBuffer = readBuffer
         loop.register(fd: fd, interest: .read, handler: self)
+        if let tls { startServerTLS(tls) }
     }
 
     private init(loop: EventLoop, connectingFD fd: Int32, readBuffer: LoopReadBuffer) {
@@ -74,8 +104,9 @@ public final class TCPConnection: FileEventHandler {
     }
 
     /// Starts a non-blocking connect; `connectionDidConnect` or `connectionDidClose` follows.
+    /// With `tls`, the handshake runs after the TCP connect and `connectionDidConnect` follows the handshake.
     public static func connect(loop: EventLoop, to address: SocketAddress, readBuffer: LoopReadBuffer,
-                               delegate: any TCPConnectionDelegate) throws -> TCPConnection {
+                               delegate: any TCPConnectionDelegate, tls: TLSConnectOptions? = nil) throws -> TCPConnection {
         let fd = CProxyLinux_socket_nonblocking(address.family, Int32(SOCK_STREAM.rawValue))
         guard fd >= 0 else { throw SocketError.syscall("socket", errno) }
         _ = CProxyLinux_set_nodelay(fd)
@@ -87,18 +118,24 @@ public final class TCPConnection: FileEventHandler {
         }
         let c = TCPConnection(loop: loop, connectingFD: fd, readBuffer: readBuffer)
         c.delegate = delegate
+        c.tlsConnectOptions = tls
         return c
     }
 
     private var interest: IOInterest {
         var i: IOInterest = []
         if connecting { return .write }
+        if tls != nil {
+            if !tlsEstablished { return tlsHandshakeWants }
+            if tlsReadWantsWrite { i.insert(.write) }
+            if tlsWriteWantsRead { i.insert(.read) }
+        }
         if !readPaused { i.insert(.read) }
         if bufferedBytes > 0 { i.insert(.write) }
         return i
     }
 
-    private func updateInterest() {
+    func updateInterest() {
         if !isClosed { loop.setInterest(fd: fd, interest) }
     }
 
@@ -116,9 +153,11 @@ public final class TCPConnection: FileEventHandler {
         guard readPaused else { return }
         readPaused = false
         updateInterest()
+        if tls != nil { scheduleBufferedTLSReadIfNeeded() }
     }
 
     public func onReadable() {
+        if tls != nil { tlsReadable(); return }
         // Bounded number of reads per wake-up keeps one fast sender from starving the loop.
         for _ in 0..<4 {
             if isClosed || readPaused || connecting { return }
@@ -145,6 +184,7 @@ public final class TCPConnection: FileEventHandler {
     /// Queues bytes, writing immediately when nothing is queued; copies only what the kernel did not take.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !writeShut, bytes.count > 0 else { return }
+        if tls != nil { write(parts: [bytes]); return }
         var offset = 0
         if bufferedBytes == 0 && !connecting && !isCorked {
             let n = sendRaw(bytes.baseAddress!, bytes.count)
@@ -159,7 +199,7 @@ public final class TCPConnection: FileEventHandler {
     }
 
     /// Reports the change in queued bytes since the last report to the process-wide gauge.
-    @inline(__always) private func account() {
+    @inline(__always) func account() {
         let now = out.count - outHead
         if now != accountedBytes {
             BufferedBytesGauge.add(now - accountedBytes)
@@ -178,7 +218,9 @@ public final class TCPConnection: FileEventHandler {
         for p in parts { total += p.count }
         if total == 0 { return }
         var written = 0
-        if bufferedBytes == 0 && !connecting && !isCorked {
+        // Over TLS everything goes through the queue, so what leaves in one iteration is sealed by one SSL_write
+        // batch into full records instead of a record per piece.
+        if bufferedBytes == 0 && !connecting && !isCorked && tls == nil {
             written = withUnsafeTemporaryAllocation(of: iovec.self, capacity: parts.count) { iov -> Int in
                 var count = 0
                 for p in parts where p.count > 0 {
@@ -206,7 +248,9 @@ public final class TCPConnection: FileEventHandler {
             skip = 0
         }
         account()
-        if !isCorked { updateInterest() }
+        if !isCorked {
+            if tls != nil { flushQueue() } else { updateInterest() }
+        }
     }
 
     /// Holds writes back so several small ones (a response head, a chunk, a trailer) leave in one writev.
@@ -218,7 +262,7 @@ public final class TCPConnection: FileEventHandler {
     public func uncork() {
         guard isCorked else { return }
         isCorked = false
-        if bufferedBytes > 0 && !connecting && !isClosed { flushQueue() }
+        if bufferedBytes > 0 && !connecting && !isClosed && (tls == nil || tlsEstablished) { flushQueue() }
     }
 
     /// Returns bytes sent (maybe 0), or -1 after failing the connection.
@@ -238,15 +282,25 @@ public final class TCPConnection: FileEventHandler {
             connecting = false
             let err = CProxyLinux_socket_error(fd)
             if err != 0 { fail(err); return }
+            if let options = tlsConnectOptions {
+                startClientTLS(options)
+                return
+            }
             updateInterest()
             delegate?.connectionDidConnect(self)
             return
         }
+        if tls != nil { tlsWritable(); return }
         flushQueue()
     }
 
-    private func flushQueue() {
+    func flushQueue() {
+        if tls != nil && !tlsEstablished { return }
         while bufferedBytes > 0 && !isClosed {
+            if let tls {
+                guard writeQueuedOverTLS(tls) else { break }
+                continue
+            }
             let n = out.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + outHead, raw.count - outHead) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -291,6 +345,7 @@ public final class TCPConnection: FileEventHandler {
         guard !isClosed, !writeShut else { return }
         if bufferedBytes > 0 { shutdownWhenDrained = true; return }
         writeShut = true
+        if tlsEstablished { tls?.sendCloseNotify() }
         Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
@@ -301,15 +356,26 @@ public final class TCPConnection: FileEventHandler {
 
     /// Closes now. The delegate is not called; it is released at the end of the loop iteration.
     public func close() {
+        close(notifyingTLSPeer: true)
+    }
+
+    private func close(notifyingTLSPeer: Bool) {
         guard !isClosed else { return }
         isClosed = true
+        if notifyingTLSPeer && tlsEstablished && !writeShut && tlsFailure == nil { tls?.sendCloseNotify() }
+        loop.cancelTimer(tlsHandshakeTimer)
+        tlsHandshakeTimer = nil
         loop.unregister(fd: fd)
         Glibc.close(fd)
         out = []
         outHead = 0
         account()
-        // Release the delegate only after the current callback chain has unwound.
-        loop.deferUntilEndOfIteration { [self] in self.delegate = nil }
+        // Release the delegate (and the TLS session, which a callback up the stack may still be using) only after
+        // the current callback chain has unwound.
+        loop.deferUntilEndOfIteration { [self] in
+            self.delegate = nil
+            self.tls = nil
+        }
     }
 
     /// Closes with a RST instead of a FIN (SO_LINGER 0): for connections we abandon mid-exchange.
@@ -317,10 +383,10 @@ public final class TCPConnection: FileEventHandler {
         guard !isClosed else { return }
         var l = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
-        close()
+        close(notifyingTLSPeer: false)
     }
 
-    private func fail(_ err: Int32) {
+    func fail(_ err: Int32) {
         guard !isClosed else { return }
         let d = delegate
         close()

@@ -1,5 +1,6 @@
 public import Config
 public import EventLoop
+public import TLS
 public import Transport
 
 /// Connection and balancing settings for one cluster's upstream connections.
@@ -21,6 +22,10 @@ public struct UpstreamSettings: Sendable {
     public var outlierDetection = OutlierDetectionConfig()
     /// With every endpoint unhealthy or ejected, use them all rather than failing calls.
     public var panicMode = false
+    /// nil = cleartext (h2c with prior knowledge). Shared by every worker; replaced on certificate rotation.
+    public var tls: TLSClientContext?
+    /// SNI and verified name; nil = each endpoint's configured host.
+    public var tlsServerName: String?
 
     public init() {}
 
@@ -39,6 +44,7 @@ public struct UpstreamSettings: Sendable {
         healthCheck = c.healthCheck
         outlierDetection = c.outlierDetection
         panicMode = c.panicMode
+        tlsServerName = c.tls?.serverName
     }
 }
 
@@ -51,7 +57,7 @@ public struct UpstreamSettings: Sendable {
 public final class ClusterPool {
     public let name: String
     let loop: EventLoop
-    let settings: UpstreamSettings
+    private(set) var settings: UpstreamSettings
     let readBuffer: LoopReadBuffer
     private(set) var endpoints: [PoolEndpoint] = []
     /// Endpoints DNS dropped that still carry calls; their connections close once idle.
@@ -428,6 +434,14 @@ public final class ClusterPool {
 
     /// Replaces the endpoint list with a new DNS answer. Endpoints still present keep their connections and state;
     /// new ones start fresh; dropped ones take no new calls and close their connections once idle.
+    /// New TLS files (SIGHUP): connections opened from now on use `context`; open ones keep theirs.
+    public func replaceTLSContext(_ context: TLSClientContext) {
+        settings.tls = context
+    }
+
+    /// Clusters with TLS whose certificates are not verified (`verify: false`), for the start-up warning.
+    public var skipsCertificateVerification: Bool { settings.tls.map { !$0.settings.verify } ?? false }
+
     public func updateEndpoints(_ list: [SharedEndpoint]) {
         var known: [ObjectIdentifier: PoolEndpoint] = [:]
         for ep in endpoints { known[ObjectIdentifier(ep.shared)] = ep }

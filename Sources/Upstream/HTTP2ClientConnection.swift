@@ -58,17 +58,32 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     /// its SETTINGS) cannot have processed any stream, so those streams may be retried elsewhere.
     private var serverSpoke = false
 
-    init(loop: EventLoop, address: SocketAddress, readBuffer: LoopReadBuffer, settings: UpstreamSettings) throws {
+    /// `https` over TLS: the connection, which knows, sets every request's `:scheme`.
+    private let scheme: String
+
+    /// - Parameter host: the endpoint as configured (DNS name or IP literal), the default TLS server name.
+    init(loop: EventLoop, address: SocketAddress, host: String, readBuffer: LoopReadBuffer, settings: UpstreamSettings) throws {
         self.loop = loop
         self.endpoint = address.description
         self.maxConcurrentStreamsCap = settings.maxConcurrentStreams
         self.keepaliveInterval = settings.keepaliveInterval
         self.keepaliveTimeout = settings.keepaliveTimeout
         self.maxHeaderListBytes = settings.maxResponseHeaderBytes
-        tcp = try TCPConnection.connect(loop: loop, to: address, readBuffer: readBuffer, delegate: self)
+        scheme = settings.tls == nil ? "http" : "https"
+        let tls = settings.tls.map {
+            TLSConnectOptions(context: $0, serverName: settings.tlsServerName ?? host, requiredProtocol: "h2")
+        }
+        tcp = try TCPConnection.connect(loop: loop, to: address, readBuffer: readBuffer, delegate: self, tls: tls)
         createSession(settings: settings)
+        // Covers the TCP connect and the TLS handshake.
         connectTimer = loop.scheduleTimer(after: settings.connectTimeout) { [weak self] in
-            self?.shutdown(reason: "connect timeout after \(settings.connectTimeout) to \(address)", connectFailed: true)
+            guard let self else { return }
+            var what = "connect timeout"
+            if self.tcp?.isTLSHandshaking == true {
+                what = "TLS handshake timeout"
+                UpstreamTLSStats.recordHandshakeFailure()
+            }
+            self.shutdown(reason: "\(what) after \(settings.connectTimeout) to \(address)", connectFailed: true)
         }
     }
 
@@ -145,7 +160,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         // nghttp2 copies names and values during submit, so one scratch allocation holding all of them only has
         // to live for the call.
         var total = 0
-        for (n, v) in stream.requestHeaders { total += n.utf8.count + v.utf8.count }
+        for (n, v) in stream.requestHeaders { total += n.utf8.count + (n == ":scheme" ? scheme : v).utf8.count }
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
         defer { storage.deallocate() }
         var nvs: [nghttp2_nv] = []
@@ -164,7 +179,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         }
         for (name, value) in stream.requestHeaders {
             let (np, nl) = place(name)
-            let (vp, vl) = place(value)
+            let (vp, vl) = place(name == ":scheme" ? scheme : value)
             nvs.append(nghttp2_nv(name: np, value: vp, namelen: nl, valuelen: vl, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
         }
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: dataReadCallback)
@@ -289,7 +304,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
         let wasConnecting = state == .connecting
-        let why = errno == 0 ? "connection closed" : String(cString: strerror(errno))
+        if let failure = connection.tlsFailure, failure.kind == .handshake { UpstreamTLSStats.recordHandshakeFailure() }
+        let why = connection.tlsFailure?.message ?? (errno == 0 ? "connection closed" : String(cString: strerror(errno)))
         shutdown(reason: wasConnecting ? "cannot connect to \(endpoint): \(why)" : "upstream connection lost: \(why)", connectFailed: wasConnecting)
     }
 

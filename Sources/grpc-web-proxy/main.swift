@@ -88,8 +88,11 @@ while let entry = envp.pointee {
 }
 
 let config: ProxyConfig
+let tls: TLSMaterial
 do {
     config = try ConfigLoader.load(path: configPath, environment: environment)
+    // Certificates, keys and CA bundles are read now, so `--validate` catches a bad file too.
+    tls = try TLSMaterial.load(config)
 } catch {
     fail("invalid config: \(error)", code: 1)
 }
@@ -99,4 +102,4 @@ if validateOnly {
 }
 
 if let testHostsFile { enableTestHostsOverride(path: testHostsFile) }
-exit(runProxy(config: config, logLevel: levelOverride ?? config.logLevel))
+exit(runProxy(config: config, tls: tls, logLevel: levelOverride ?? config.logLevel))

@@ -1,5 +1,5 @@
 extension ListenerConfig {
-    static let knownKeys = ["name", "address", "websocket", "cors", "routes"]
+    static let knownKeys = ["name", "address", "websocket", "cors", "routes", "tls"]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
@@ -8,6 +8,7 @@ extension ListenerConfig {
         self.init(name: name, address: address)
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: nil) }
+        if let (value, location) = try mapping.tlsSection() { tls = try DownstreamTLSConfig(decoding: value, location: location) }
 
         let routesNode = try mapping.required("routes")
         let routeNodes = try routesNode.sequence()

@@ -9,7 +9,9 @@ public enum GRPCHeaderTranslation {
     static func isDroppedRequestHeader(_ lowerName: String) -> Bool {
         switch lowerName {
         case "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
-             "proxy-authorization", "content-length", "content-type", "grpc-timeout", "http2-settings", "expect":
+             "proxy-authorization", "content-length", "content-type", "grpc-timeout", "http2-settings", "expect",
+             // Only the proxy, which verified the certificate, may say who the client is.
+             "x-forwarded-client-cert":
             return true
         default:
             return false
@@ -43,9 +45,10 @@ public enum GRPCHeaderTranslation {
 
     /// Native gRPC request headers for an HTTP/1.1 gRPC-Web request (or the metadata of a WebSocket call).
     /// - Parameter timeoutNanos: the remaining deadline to forward, nil for none.
+    /// - Parameter forwardedClientCert: the `x-forwarded-client-cert` value of a verified client certificate.
     public static func upstreamRequestHeaders(path: String, authority: String, contentType: String?,
                                               metadata: some Sequence<(name: String, value: String)>,
-                                              timeoutNanos: Int64?) -> [(String, String)] {
+                                              timeoutNanos: Int64?, forwardedClientCert: String? = nil) -> [(String, String)] {
         var h: [(String, String)] = [
             (":method", "POST"),
             (":scheme", "http"),
@@ -55,6 +58,7 @@ public enum GRPCHeaderTranslation {
             ("te", "trailers"),
         ]
         if let timeoutNanos { h.append(("grpc-timeout", GRPCTimeout.encode(nanoseconds: timeoutNanos))) }
+        if let forwardedClientCert { h.append((ForwardedClientCertificate.headerName, forwardedClientCert)) }
         let firstMetadata = h.count
         var sawAcceptEncoding = false
         var nominated: [String] = []

@@ -73,7 +73,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         }
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: fields.host ?? route.cluster, contentType: fields.contentType,
-            metadata: head.headers, timeoutNanos: deadline)
+            metadata: head.headers, timeoutNanos: deadline, forwardedClientCert: connection?.forwardedClientCertificate)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 

@@ -2,6 +2,7 @@ import Config
 import EventLoop
 import GRPCWebCodec
 import HTTP1Codec
+import TLS
 import Transport
 
 /// A browser-side HTTP/1.1 connection: parses requests, answers what the proxy answers itself (CORS preflight,
@@ -51,7 +52,12 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         self.parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: limits.maxRequestHeadersSize,
                                                              maxHeaderCount: limits.maxHeadersCount,
                                                              maxBodyBytes: limits.maxRequestBodySize))
-        tcp = TCPConnection(loop: worker.loop, fd: fd, readBuffer: worker.readBuffer)
+        var tls: TLSAcceptOptions?
+        if let context = worker.tlsListeners[listener.config.name], let settings = listener.config.tls {
+            tls = TLSAcceptOptions(context: context, handshakeTimeout: settings.handshakeTimeout,
+                                   plaintextAnswer: Self.plainHTTPOnTLSPortAnswer)
+        }
+        tcp = TCPConnection(loop: worker.loop, fd: fd, readBuffer: worker.readBuffer, tls: tls)
         tcp.delegate = self
         armIdleTimer()
     }
@@ -455,7 +461,12 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         if waitingForOutputDrain && !inRequest && !closing { readyForNextRequest() }
     }
 
+    func connectionDidFinishTLSHandshake(_ connection: TCPConnection) {
+        worker.stats.downstreamTLSHandshakesTotal.add(1)
+    }
+
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
+        if let failure = connection.tlsFailure { countTLSFailure(failure) }
         if let upgraded { self.upgraded = nil; upgraded.didClose() }
         if let exchange {
             self.exchange = nil

@@ -222,7 +222,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         let contentType = metadata.first(where: { $0.0 == "content-type" })?.1
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: contentType,
-            metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline)
+            metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline,
+            forwardedClientCert: connection?.forwardedClientCertificate)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 

@@ -1,5 +1,6 @@
 import Synchronization
 import Transport
+import Upstream
 
 /// A relaxed atomic counter (a class so it can live in arrays and be shared).
 public final class Counter: Sendable {
@@ -29,6 +30,12 @@ public final class ProxyStats: Sendable {
     public let overloadConnectionsRefusedTotal = Counter()
     public let overloadCallsShedTotal = Counter()
     public let overloadConnectionsResetTotal = Counter()
+    public let downstreamTLSHandshakesTotal = Counter()
+    public let downstreamTLSHandshakeFailuresTotal = Counter()
+    public let downstreamTLSHandshakeTimeoutsTotal = Counter()
+    public let downstreamTLSPlaintextRejectedTotal = Counter()
+    /// Clusters configured with `tls.verify: false` (set at start).
+    public let upstreamTLSVerifyDisabled = Counter()
     /// Published by each worker every 100 ms.
     public let timersLive = Counter()
     public let timerHeapEntries = Counter()
@@ -65,6 +72,12 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_overload_connections_refused_total", "New connections closed at once because the proxy was overloaded.", overloadConnectionsRefusedTotal.load())
         counter("grpcwebproxy_overload_calls_shed_total", "New calls answered with grpc-status 14 because the proxy was overloaded.", overloadCallsShedTotal.load())
         counter("grpcwebproxy_overload_connections_reset_total", "Connections reset because they held the largest queues while over budget.", overloadConnectionsResetTotal.load())
+        counter("grpcwebproxy_downstream_tls_handshakes_total", "TLS handshakes completed with browsers and clients.", downstreamTLSHandshakesTotal.load())
+        counter("grpcwebproxy_downstream_tls_handshake_failures_total", "TLS connections from clients that failed before the handshake finished (timeouts and plain HTTP included).", downstreamTLSHandshakeFailuresTotal.load())
+        counter("grpcwebproxy_downstream_tls_handshake_timeouts_total", "TLS connections from clients closed at handshake_timeout.", downstreamTLSHandshakeTimeoutsTotal.load())
+        counter("grpcwebproxy_downstream_tls_plaintext_rejected_total", "Connections to a TLS listener that sent plain HTTP or other non-TLS bytes.", downstreamTLSPlaintextRejectedTotal.load())
+        counter("grpcwebproxy_upstream_tls_handshake_failures_total", "TLS handshakes with upstream servers that failed (verification, ALPN, alert, timeout).", UpstreamTLSStats.handshakeFailures)
+        counter("grpcwebproxy_upstream_tls_verify_disabled", "Clusters whose server certificates are not verified (tls.verify: false).", upstreamTLSVerifyDisabled.load(), type: "gauge")
         counter("grpcwebproxy_timers", "Timers scheduled on the workers' loops (sampled every 100 ms).", timersLive.load(), type: "gauge")
         counter("grpcwebproxy_timer_heap_entries", "Timer heap entries, cancelled ones not yet dropped included (sampled every 100 ms).", timerHeapEntries.load(), type: "gauge")
         out += "# HELP grpcwebproxy_calls_by_status_total Finished calls by gRPC status code.\n# TYPE grpcwebproxy_calls_by_status_total counter\n"

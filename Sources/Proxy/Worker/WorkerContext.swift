@@ -1,6 +1,7 @@
 public import Config
 public import EventLoop
 public import Transport
+public import TLS
 public import Upstream
 import Glibc
 
@@ -17,18 +18,25 @@ public final class WorkerContext {
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
     var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
     let overload: OverloadMonitor
+    /// TLS listeners' contexts by listener name, shared by all workers; replaced on certificate rotation (new
+    /// connections use the new one, open ones keep theirs).
+    public private(set) var tlsListeners: [String: TLSServerContext]
 
     /// Worker 0 also runs the clusters' active health checks; their verdicts reach the other workers through the
     /// `SharedEndpoint`s they all hold.
-    public init(id: Int, loop: EventLoop, config: ProxyConfig, stats: ProxyStats, resolvedClusters: [String: [SharedEndpoint]]) {
+    public init(id: Int, loop: EventLoop, config: ProxyConfig, stats: ProxyStats, resolvedClusters: [String: [SharedEndpoint]],
+                tlsListeners: [String: TLSServerContext] = [:], tlsClusters: [String: TLSClientContext] = [:]) {
         self.id = id
         self.loop = loop
         self.config = config
         self.stats = stats
+        self.tlsListeners = tlsListeners
         overload = OverloadMonitor(config: config.overload)
         for cluster in config.clusters {
+            var settings = UpstreamSettings(cluster)
+            settings.tls = tlsClusters[cluster.name]
             let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: resolvedClusters[cluster.name] ?? [],
-                                   settings: UpstreamSettings(cluster), readBuffer: readBuffer, seed: id)
+                                   settings: settings, readBuffer: readBuffer, seed: id)
             pools[cluster.name] = pool
             if id == 0 { pool.startHealthChecks() }
         }
@@ -77,6 +85,12 @@ public final class WorkerContext {
         }
     }
 
+
+    /// Certificate rotation: handshakes from now on use the new contexts.
+    public func replaceTLS(listeners: [String: TLSServerContext], clusters: [String: TLSClientContext]) {
+        tlsListeners = listeners
+        for (name, context) in clusters { pools[name]?.replaceTLSContext(context) }
+    }
 
     /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
     public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {

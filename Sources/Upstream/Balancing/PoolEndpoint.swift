@@ -48,7 +48,7 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
         if let c = connections.first(where: { $0.hasCapacity }) { return c }
         guard liveConnections < settings.maxConnectionsPerEndpoint else { return nil }
         do {
-            let c = try HTTP2ClientConnection(loop: loop, address: address, readBuffer: readBuffer, settings: settings)
+            let c = try HTTP2ClientConnection(loop: loop, address: address, host: shared.host, readBuffer: readBuffer, settings: settings)
             c.owner = self
             connections.append(c)
             return c

@@ -9,6 +9,8 @@ public import Transport
 /// gets the current verdict with it.
 public final class SharedEndpoint: Sendable, CustomStringConvertible {
     public let address: SocketAddress
+    /// The host as the config names it (a DNS name or an IP literal): the default TLS server name.
+    public let host: String
     /// `address.description`, computed once: the identity used to compare DNS answers.
     public let key: String
     private let healthy = Atomic<Bool>(true)
@@ -18,9 +20,10 @@ public final class SharedEndpoint: Sendable, CustomStringConvertible {
 
     /// Endpoints start healthy: a new process or a freshly resolved address is used at once, and the first
     /// failed checks take it out, rather than failing every call until the first check has run.
-    public init(address: SocketAddress) {
+    public init(address: SocketAddress, host: String? = nil) {
         self.address = address
         self.key = address.description
+        self.host = host ?? address.host
     }
 
     /// The health checker's verdict (always true for clusters without `health_check`).

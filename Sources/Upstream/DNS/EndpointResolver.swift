@@ -106,11 +106,11 @@ public final class EndpointResolver: Sendable {
             for e in state.current { byKey[e.key] = e }
             var next: [SharedEndpoint] = []
             var seen: Set<String> = []
-            for list in answers {
+            for (k, list) in answers.enumerated() {
                 for address in list {
                     let key = address.description
                     guard seen.insert(key).inserted else { continue }
-                    next.append(byKey[key] ?? SharedEndpoint(address: address))
+                    next.append(byKey[key] ?? SharedEndpoint(address: address, host: state.specs[k].host))
                 }
             }
             let changed = next.map(\.key) != state.current.map(\.key)
