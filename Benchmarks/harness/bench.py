@@ -5,7 +5,9 @@
 Run through Benchmarks/run.sh, which installs and builds everything and pins this process to
 core 1 (the load generators inherit that; proxies are started on core 0). Environment knobs for
 quick runs while developing: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_IDLE (5000),
-BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws).
+BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws,tls_unary,tls_handshakes,tls_idle).
+The TLS rows measure a second process of each proxy whose listener terminates TLS with a
+certificate made here (tls.py).
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import time
 import report
 import scenarios
 import targets
+import tls
 
 
 def log(message: str) -> None:
@@ -39,7 +42,7 @@ def measure_safely(name: str, target: targets.Target, settings: scenarios.Settin
 def brief(result: dict) -> str:
     if "error" in result:
         return "FAILED " + result["error"][:160]
-    for key in ("calls_per_s", "mb_per_s", "rss_kib_per_conn", "per_s"):
+    for key in ("handshakes_per_s", "calls_per_s", "mb_per_s", "rss_kib_per_conn", "per_s"):
         if key in result:
             return f"{key}={result[key]:,.1f} errors={result.get('errors', 0)}"
     return ""
@@ -56,12 +59,14 @@ def main() -> int:
                                   seconds=float(os.environ.get("BENCH_SECONDS", "5")),
                                   idle_connections=int(os.environ.get("BENCH_IDLE", "5000")))
     chosen = os.environ.get("BENCH_SCENARIOS", ",".join(scenarios.ORDER)).split(",")
-    per_round = [s for s in scenarios.ORDER if s in chosen and s != "idle"]
+    per_round = [s for s in scenarios.ORDER if s in chosen and s not in scenarios.ONCE]
+    once = [s for s in scenarios.ORDER if s in chosen and s in scenarios.ONCE]
     started = time.monotonic()
 
     upstream, upstream_port = targets.start_upstream(args.upstream, args.work)
     settings.upstream_pid = upstream.pid
     all_targets = [targets.Target("direct", upstream_port, None)]
+    tls_targets: dict[str, targets.Target] = {}  # column name -> that proxy's TLS process
     raw = {s: {name: [] for name in report.TARGETS if name not in scenarios.NOT_APPLICABLE.get(s, set())}
            for s in scenarios.ORDER if s in chosen}
     try:
@@ -69,11 +74,24 @@ def main() -> int:
             target = targets.start_proxy(name, binary, args.work, upstream_port)
             log(f"{name}: " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
             all_targets.append(target)
+        if scenarios.TLS & set(chosen):
+            tls_files = tls.ensure_certificate(args.work)
+            for name, binary in (("envoy", args.envoy), ("ours", args.ours)):
+                target = targets.start_proxy(name, binary, args.work, upstream_port, tls_files)
+                log(f"{name} (TLS): " + (f"listening on {target.port}" if not target.error
+                                         else f"FAILED: {target.error}"))
+                tls_targets[name] = target
+
+        def measured(scenario: str, column: targets.Target) -> targets.Target:
+            return tls_targets[column.name] if scenario in scenarios.TLS else column
 
         warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
         for target in all_targets:
             if target.usable():
                 measure_safely("unary64", target, warm)  # warm caches, pools and upstream connections
+        for target in tls_targets.values():
+            if target.usable():
+                measure_safely("tls_unary", target, warm)
 
         for round_index in range(rounds):
             # Rotate who goes first so slow drift on the shared machine does not favour one column.
@@ -81,19 +99,19 @@ def main() -> int:
             for scenario in per_round:
                 for target in order:
                     if target.name in raw[scenario]:
-                        result = measure_safely(scenario, target, settings)
+                        result = measure_safely(scenario, measured(scenario, target), settings)
                         raw[scenario][target.name].append(result)
-                        log(f"round {round_index + 1}/{rounds} {scenario:<8} {target.name:<6} {brief(result)}")
+                        log(f"round {round_index + 1}/{rounds} {scenario:<14} {target.name:<6} {brief(result)}")
 
-        if "idle" in raw:
+        for scenario in once:
             # Once per proxy, last: a second pass would mostly reuse memory freed by the first.
             for target in all_targets:
-                if target.name in raw["idle"]:
-                    result = measure_safely("idle", target, settings)
-                    raw["idle"][target.name].append(result)
-                    log(f"idle     {target.name:<6} {brief(result)}")
+                if target.name in raw[scenario]:
+                    result = measure_safely(scenario, measured(scenario, target), settings)
+                    raw[scenario][target.name].append(result)
+                    log(f"{scenario:<14} {target.name:<6} {brief(result)}")
     finally:
-        for target in all_targets[1:]:
+        for target in all_targets[1:] + list(tls_targets.values()):
             target.stop()
         upstream.stop()
 
@@ -116,7 +134,8 @@ def main() -> int:
         "machine": {"cores": os.cpu_count(), "kernel": platform.release()},
         "settings": {"rounds": rounds, **{k: v for k, v in settings.__dict__.items() if k not in ("work", "sink", "ws_client", "upstream_pid")}},
         "pinning": {"proxy": "core 0", "upstream_and_clients": "core 1"},
-        "targets": {t.name: {"error": t.error} for t in all_targets},
+        "targets": {**{t.name: {"error": t.error} for t in all_targets},
+                    **{f"{t.name}-tls": {"error": t.error} for t in tls_targets.values()}},
         "summary": summary,
         "rounds": raw,
         "upstream_counters": counters,

@@ -116,9 +116,13 @@ def _trailer_block(body: bytes) -> bytes:
     return b""
 
 
-def sanity_check(port: int, timeout: float = 5.0) -> None:
-    """One unary call through a proxy; raises unless it answers 200 with grpc-status 0."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+def sanity_check(port: int, tls_context=None, timeout: float = 5.0) -> None:
+    """One unary call through a proxy (over TLS with an ssl.SSLContext); raises unless it answers
+    200 with grpc-status 0."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls_context:
+        s = tls_context.wrap_socket(s, server_hostname="localhost")  # takes over the socket
+    with s:
         s.sendall(unary_http_request(port))
         reader = ResponseReader()
         while not reader.done:

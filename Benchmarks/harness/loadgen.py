@@ -1,8 +1,8 @@
 """Runs the load generators and turns their output into plain numbers.
 
 direct (native gRPC over h2c): h2load, latencies from its per-request log.
-proxies (gRPC-Web over HTTP/1.1): wrk with lua/grpcweb_unary.lua, which checks every reply's
-grpc-status; the C++ stream_sink for server streaming.
+proxies (gRPC-Web over HTTP/1.1, or HTTPS for the TLS rows): wrk with lua/grpcweb_unary.lua,
+which checks every reply's grpc-status; the C++ stream_sink for server streaming.
 Every generator inherits the harness's pinning to core 1.
 """
 import json
@@ -21,9 +21,10 @@ class MeasureError(Exception):
     """A measurement that produced no usable numbers (tool failed, timed out, nothing parsed)."""
 
 
-def _run(argv: list, timeout: float) -> str:
+def _run(argv: list, timeout: float, env: dict | None = None) -> str:
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired:
         raise MeasureError(f"{os.path.basename(argv[0])} timed out after {timeout:.0f}s (stall?)")
     if result.returncode != 0:
@@ -40,16 +41,29 @@ def percentile(sorted_values: list, p: float) -> float:
     return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
 
 
-def wrk_unary(port: int, connections: int, seconds: float, mode: str) -> dict:
-    """gRPC-Web unary calls through a proxy; mode is "binary" or "text"."""
-    out = _run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", LUA,
-                f"http://127.0.0.1:{port}{grpcweb.ECHO_PATH}", "--", mode], timeout=seconds + 30)
+def wrk_unary(port: int, connections: int, seconds: float, mode: str, tls: bool = False,
+              new_connection_per_call: str | None = None) -> dict:
+    """gRPC-Web unary calls through a proxy; mode is "binary" or "text"; tls: over HTTPS (wrk
+    offers no ALPN, so HTTP/1.1).
+
+    new_connection_per_call: the path of wrk_full_handshake.so. Every request then says
+    `Connection: close`, so each call is made on a new connection (wrk opens it as soon as the
+    proxy has answered and closed the old one), and the shim, preloaded into wrk, makes each of
+    those a full TLS handshake instead of resuming the slot's previous session.
+    """
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}{grpcweb.ECHO_PATH}"
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", LUA, url, "--", mode]
+    env = None
+    if new_connection_per_call:
+        argv.append("close")
+        env = {"LD_PRELOAD": new_connection_per_call}
+    out = _run(argv, timeout=seconds + 30, env=env)
     match = re.search(r"^BENCHJSON (.*)$", out, re.MULTILINE)
     if not match:
         raise MeasureError(f"no result line from wrk: {out[-300:]}")
     r = json.loads(match.group(1))
     duration = r["duration_us"] / 1e6
-    return {"calls": r["ok"], "calls_per_s": r["ok"] / duration, "p50_us": r["p50_us"], "p99_us": r["p99_us"],
+    return {"calls": r["ok"], "seconds": duration, "calls_per_s": r["ok"] / duration, "p50_us": r["p50_us"], "p99_us": r["p99_us"],
             "errors": r["grpc_errors"] + r["http_errors"],
             # wrk counts a connection the server closed as a read error: keep-alive was not kept.
             "socket_errors": r["socket_errors"]}

@@ -7,7 +7,7 @@ import scenarios
 TARGETS = ["direct", "envoy", "ours"]
 
 # Error counters are summed over rounds; every other number is a median over rounds.
-SUMMED = {"errors", "socket_errors"}
+SUMMED = {"errors", "socket_errors", "resumed"}
 
 
 def _ms(v):
@@ -76,7 +76,7 @@ ROWS = [
         ("client core busy (upstream + reader)", "client_core_busy", _pct, False),
         ("failed calls (sum)", "errors", _int, False),
     ]),
-    ("idle", "idle keep-alive conns, one call each", [
+    ("idle", "{idle_connections} idle keep-alive conns, one call each", [
         ("connections opened", "connections", _int, False),
         ("still open after the call", "held_open", _int, False),
         ("RSS per open connection (KiB)", "rss_kib_per_conn", _f1, True),
@@ -92,6 +92,37 @@ ROWS = [
         ("  of which the upstream", "upstream_busy", _pct, False),
         ("  of which the ws client", "ws_client_busy", _pct, False),
         ("failed calls (sum)", "errors", _int, False),
+    ]),
+    ("tls_unary", "TLS: unary 16 B, 64 keep-alive conns", [
+        ("calls/s", "calls_per_s", _int, True),
+        ("p50 latency (ms)", "p50_us", _ms, True),
+        ("p99 latency (ms)", "p99_us", _ms, True),
+        ("proxy CPU per 1,000 calls (ms)", "cpu_ms_per_1k", _f1, True),
+        ("proxy core busy", "proxy_busy", _pct, False),
+        ("client core busy (upstream + wrk)", "client_core_busy", _pct, False),
+        ("  of which the upstream", "upstream_busy", _pct, False),
+        ("proxy RSS after (MiB)", "rss_mib", _f1, True),
+        ("non-OK calls (sum)", "errors", _int, False),
+        ("closed/failed sockets (sum)", "socket_errors", _int, False),
+    ]),
+    ("tls_handshakes", "TLS: new connection per call (full handshake), {handshake_connections} conns", [
+        ("full handshakes/s (proxy's count)", "handshakes_per_s", _int, True),
+        ("full handshakes per proxy core-second", "handshakes_per_core_s", _int, True),
+        ("calls/s", "calls_per_s", _int, True),
+        ("p50 call incl. connect+handshake (ms)", "p50_us", _ms, True),
+        ("p99 call incl. connect+handshake (ms)", "p99_us", _ms, True),
+        ("proxy CPU per handshake+call (us)", "cpu_us_per_handshake", _f1, True),
+        ("proxy core busy", "proxy_busy", _pct, False),
+        ("client core busy (upstream + wrk)", "client_core_busy", _pct, False),
+        ("resumed handshakes (sum; must be 0)", "resumed", _int, False),
+        ("non-OK calls (sum)", "errors", _int, False),
+        ("closed/failed sockets (sum)", "socket_errors", _int, False),
+    ]),
+    ("tls_idle", "{idle_connections} idle TLS keep-alive conns, one call each", [
+        ("connections opened", "connections", _int, False),
+        ("still open after the call", "held_open", _int, False),
+        ("RSS per open connection (KiB)", "rss_kib_per_conn", _f1, True),
+        ("non-OK calls (sum)", "errors", _int, False),
     ]),
 ]
 
@@ -144,9 +175,8 @@ def table(summary: dict, settings) -> str:
     for scenario, title, rows in ROWS:
         if scenario not in summary:
             continue
-        if scenario == "idle":
-            title = f"{settings.idle_connections:,} {title}"
-        lines.append(title)
+        lines.append(title.format(idle_connections=f"{settings.idle_connections:,}",
+                                  handshake_connections=settings.handshake_connections))
         for label, metric, fmt, ratio in rows:
             cells = [_cell(summary, scenario, t, metric, fmt) for t in TARGETS]
             ratio_text = ""

@@ -5,6 +5,7 @@ Envoy) is listed in NOT_APPLICABLE and shown as "n/a". Proxy CPU is the proxy pr
 over the measurement (procstat.cpu_seconds before/after); direct has no proxy, so no CPU column.
 """
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import grpcweb
 import idle
 import loadgen
 import procstat
+import tls
 from targets import CLIENT_CPU, Target
 
 
@@ -27,15 +29,24 @@ class Settings:
     stream_message: int = 64 << 10
     idle_connections: int = 5000
     ws_connections: int = 64
+    handshake_connections: int = 16
 
 
 # Scenario names in report order, with the targets each one does not apply to.
-ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws"]
+ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws", "tls_unary", "tls_handshakes", "tls_idle"]
 NOT_APPLICABLE = {
     "text64": {"direct"},   # gRPC-Web text mode only exists in front of a proxy
     "idle": {"direct"},     # measures proxy memory
     "ws": {"direct", "envoy"},  # Envoy has no grpc-websockets
+    # The upstream speaks h2c only; the TLS rows compare the proxies' TLS termination.
+    "tls_unary": {"direct"},
+    "tls_handshakes": {"direct"},
+    "tls_idle": {"direct"},
 }
+# Measured against each proxy's TLS process (its listener terminates TLS) instead of the plain one.
+TLS = {"tls_unary", "tls_handshakes", "tls_idle"}
+# Measured once per proxy after the rounds: a second pass would mostly reuse memory freed by the first.
+ONCE = {"idle", "tls_idle"}
 
 
 def _with_cpu(target: Target, settings: Settings, measure) -> tuple[dict, float, float]:
@@ -62,13 +73,47 @@ def unary(target: Target, settings: Settings, connections: int, mode: str = "bin
             return loadgen.h2load_unary(target.port, connections, settings.seconds, settings.work)
     else:
         def measure():
-            return loadgen.wrk_unary(target.port, connections, settings.seconds, mode)
+            return loadgen.wrk_unary(target.port, connections, settings.seconds, mode, tls=target.tls)
     result, cpu, wall = _with_cpu(target, settings, measure)
     if target.pid:
         calls = max(result["calls"], 1)
         result["cpu_ms_per_1k"] = cpu * 1e6 / calls
         result["proxy_busy"] = cpu / wall
         result["rss_mib"] = procstat.rss_bytes(target.pid) / (1 << 20)
+    return result
+
+
+def handshakes(target: Target, settings: Settings, connections: int) -> dict:
+    """One call per new TLS connection (`Connection: close`), so one full handshake per call.
+
+    The rate is the proxy's own count of completed handshakes (Envoy's listener ssl stats, our
+    /metrics counter) over the measurement, less those Envoy reports as resumed (`resumed`, which
+    the wrk shim keeps at 0; ours has no such counter). CPU per handshake includes the call made
+    on the connection and the connection's accept and close.
+    """
+    before = tls.handshake_counts(target.name, target.admin_port)
+
+    def measure():
+        return loadgen.wrk_unary(target.port, connections, settings.seconds, "binary", tls=True,
+                                 new_connection_per_call=os.path.join(settings.work, "wrk_full_handshake.so"))
+
+    result, cpu, wall = _with_cpu(target, settings, measure)
+    after = tls.handshake_counts(target.name, target.admin_port)
+    if before is None or after is None:
+        raise loadgen.MeasureError("the proxy's TLS handshake counter could not be read")
+    result["handshakes"] = after[0] - before[0]
+    if after[1] is not None:
+        result["resumed"] = after[1] - before[1]
+        result["handshakes"] -= result["resumed"]  # full ones only
+    if result["handshakes"] <= 0:
+        raise loadgen.MeasureError(f"no full handshake counted by the proxy ({result['calls']} calls)")
+    result["handshakes_per_s"] = result["handshakes"] / result["seconds"]  # wrk's own clock, as calls/s
+    result["cpu_us_per_handshake"] = cpu * 1e6 / result["handshakes"]
+    # What one proxy core could do if the client kept up: the client's side of a handshake costs
+    # more than the server's (signature verification, OpenSSL 3.0's per-handshake overhead), so
+    # with one client core the measured rate is mostly the client's limit (see client core busy).
+    result["handshakes_per_core_s"] = result["handshakes"] / cpu if cpu > 0 else 0.0
+    result["proxy_busy"] = cpu / wall
     return result
 
 
@@ -86,7 +131,8 @@ def stream(target: Target, settings: Settings) -> dict:
 
 
 def idle_memory(target: Target, settings: Settings) -> dict:
-    r = idle.measure(target.port, target.pid, settings.idle_connections)
+    r = idle.measure(target.port, target.pid, settings.idle_connections,
+                     tls.client_context() if target.tls else None)
     r["rss_kib_per_conn"] = r.pop("rss_per_conn") / 1024
     return r
 
@@ -126,4 +172,10 @@ def run(name: str, target: Target, settings: Settings) -> dict:
         return idle_memory(target, settings)
     if name == "ws":
         return websocket_pingpong(target, settings)
+    if name == "tls_unary":
+        return unary(target, settings, 64)
+    if name == "tls_handshakes":
+        return handshakes(target, settings, settings.handshake_connections)
+    if name == "tls_idle":
+        return idle_memory(target, settings)
     raise ValueError(name)

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import grpcweb
+import tls
 
 # Deliberate pinning: proxies on core 0; the upstream, the load generators and this harness on
 # core 1 (run.sh pins the harness itself, and its children inherit that).
@@ -75,10 +76,13 @@ class Target:
     then marks its cells "failed" instead of stopping the run.
     """
 
-    def __init__(self, name: str, port: int, process: Process | None):
+    def __init__(self, name: str, port: int, process: Process | None, admin_port: int = 0,
+                 tls_enabled: bool = False):
         self.name = name
         self.port = port
         self.process = process
+        self.admin_port = admin_port
+        self.tls = tls_enabled  # the listener terminates TLS (a separate process from the plain one)
         self.error: str | None = None
 
     @property
@@ -107,9 +111,26 @@ def start_upstream(binary: str, work: str) -> tuple[Process, int]:
     return process, port
 
 
-def envoy_config(port: int, admin_port: int, upstream_port: int) -> str:
+def envoy_tls_socket(cert: str, key: str) -> str:
+    """A DownstreamTlsContext for the listener's filter chain: one certificate, ALPN http/1.1,
+    Envoy's default TLS parameters (TLS 1.2 to 1.3, its default ciphers and curves)."""
+    return f"""\
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            alpn_protocols: ["http/1.1"]
+            tls_certificates:
+            - certificate_chain: {{filename: "{cert}"}}
+              private_key: {{filename: "{key}"}}
+"""
+
+
+def envoy_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None) -> str:
     # Follows Envoy's own benchmarking advice (docs "how_to_benchmark_envoy"): no request ids,
     # no dynamic stats, circuit breakers out of the way; the route timeout is off for streams.
+    transport_socket = envoy_tls_socket(*tls_files) if tls_files else ""
     return f"""\
 admin:
   address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
@@ -152,7 +173,7 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
               dynamic_stats: false
-  clusters:
+{transport_socket}  clusters:
   - name: backend
     type: STATIC
     connect_timeout: 1s
@@ -171,14 +192,18 @@ static_resources:
 """
 
 
-def ours_config(port: int, admin_port: int, upstream_port: int) -> str:
+def ours_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None) -> str:
+    # The certificate is named relative to the config file's directory (the work directory), as an
+    # operator's config next to its certs/ folder would.
+    listener_tls = (f"    tls: {{cert: {tls.DIRECTORY}/{tls.CERT_NAME}, key: {tls.DIRECTORY}/{tls.KEY_NAME}}}\n"
+                    if tls_files else "")
     return f"""\
 workers: 1
 log_level: warn
 listeners:
   - name: web
     address: 127.0.0.1:{port}
-    cors: {{allow_origins: ["*"]}}
+{listener_tls}    cors: {{allow_origins: ["*"]}}
     routes:
       - prefix: /
         cluster: backend
@@ -190,30 +215,37 @@ admin:
 """
 
 
-def start_proxy(name: str, binary: str | None, work: str, upstream_port: int) -> Target:
-    """Starts Envoy or our proxy on core 0 and checks it with one unary gRPC-Web call."""
+def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
+                tls_files: tuple[str, str] | None = None) -> Target:
+    """Starts Envoy or our proxy on core 0 and checks it with one unary gRPC-Web call.
+
+    With `tls_files` (cert, key) the listener terminates TLS with them; that is a second process
+    of the same proxy (`envoy-tls`, `ours-tls` files in the work directory), so the TLS rows
+    measure a process that served nothing else.
+    """
     port, admin_port = free_port(), free_port()
     if binary is None or not os.path.exists(binary):
-        target = Target(name, port, None)
+        target = Target(name, port, None, tls_enabled=tls_files is not None)
         target.error = f"binary not available ({binary})"
         return target
-    config_path = os.path.join(work, f"{name}.yaml")
-    log_path = os.path.join(work, f"{name}.log")
+    file_stem = f"{name}-tls" if tls_files else name
+    config_path = os.path.join(work, f"{file_stem}.yaml")
+    log_path = os.path.join(work, f"{file_stem}.log")
     if name == "envoy":
         with open(config_path, "w") as f:
-            f.write(envoy_config(port, admin_port, upstream_port))
+            f.write(envoy_config(port, admin_port, upstream_port, tls_files))
         argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart", "-l", "warn"]
     else:
         with open(config_path, "w") as f:
-            f.write(ours_config(port, admin_port, upstream_port))
+            f.write(ours_config(port, admin_port, upstream_port, tls_files))
         argv = [binary, "--config", config_path]
-    process = Process(name, argv, log_path, PROXY_CPU)
-    target = Target(name, port, process)
+    process = Process(file_stem, argv, log_path, PROXY_CPU)
+    target = Target(name, port, process, admin_port, tls_enabled=tls_files is not None)
     if not wait_for_port(port, 20, process):
         target.error = f"did not start listening: {process.log_tail()}"
         return target
     try:
-        grpcweb.sanity_check(port)
+        grpcweb.sanity_check(port, tls.client_context() if tls_files else None)
     except Exception as e:  # any failure here only disables this target
         target.error = f"sanity call failed: {e}"
     return target

@@ -1,12 +1,14 @@
 -- wrk script: unary gRPC-Web calls over HTTP/1.1 keep-alive connections.
 --
---   wrk ... -s grpcweb_unary.lua URL -- binary|text
+--   wrk ... -s grpcweb_unary.lua URL -- binary|text [close]
 --
 -- Sends a 16-byte gRPC message (a bench.Blob) in one gRPC-Web frame, either as-is
 -- (application/grpc-web+proto) or base64-encoded (application/grpc-web-text), and checks every
 -- response: HTTP 200 and grpc-status 0, found in the 0x80 trailer frame of the (decoded) body or,
 -- for a trailers-only reply, in the HTTP headers. At the end it prints one line
 -- "BENCHJSON {...}" with counts and latency percentiles (microseconds) for the harness.
+-- With "close", every request carries `Connection: close`: one call per connection (with an
+-- https URL, one full TLS handshake per call).
 
 local mode = "binary"
 
@@ -64,6 +66,7 @@ end
 function init(args)
   mode = args[1] or "binary"
   wrk.method = "POST"
+  if args[2] == "close" then wrk.headers["Connection"] = "close" end
   wrk.headers["X-Grpc-Web"] = "1"
   wrk.headers["Origin"] = "http://bench.example"
   if mode == "text" then

@@ -3,6 +3,7 @@
 #   upstream_server  C++ gRPC upstream (protoc + grpc_cpp_plugin output is generated there too)
 #   stream_sink      fast HTTP/1.1 gRPC-Web streaming reader
 #   ws_pingpong      grpc-websockets bidi ping-pong client (epoll, one thread)
+#   wrk_full_handshake.so  LD_PRELOAD shim: wrk makes a full TLS handshake on every connection
 # Each is rebuilt only when one of its sources is newer than the binary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,4 +36,9 @@ fi
 if needs_build "$work/ws_pingpong" "$here/clients/ws_pingpong.cc"; then
     echo "bench: building ws_pingpong" >&2
     g++ -O2 -std=c++17 -Wall -o "$work/ws_pingpong" "$here/clients/ws_pingpong.cc"
+fi
+
+if needs_build "$work/wrk_full_handshake.so" "$here/clients/wrk_full_handshake.c"; then
+    echo "bench: building wrk_full_handshake.so" >&2
+    gcc -O2 -Wall -shared -fPIC -o "$work/wrk_full_handshake.so" "$here/clients/wrk_full_handshake.c" -ldl
 fi
