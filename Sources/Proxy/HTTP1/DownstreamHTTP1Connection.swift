@@ -44,6 +44,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private var closed = false
     /// The HTTP/1.0 or 1.1 version of the current request (responses answer in kind).
     private var currentHead: HTTPRequestHead?
+    /// The current response uses chunked framing (set by `sendResponseHead`).
+    var responseChunked = false
+    var currentRequestVersionMinor: Int? { currentHead?.versionMinor }
 
     init(fd: Int32, worker: WorkerContext, listener: ListenerContext) {
         self.worker = worker
@@ -383,6 +386,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
     }
     var connectionWillClose: Bool { !keepAlive }
+
+    /// A close-delimited response: the connection ends with it.
+    func closeAfterThisResponse() { keepAlive = false }
 
     /// Called by the exchange when its response is completely written (queued).
     func exchangeFinished(_ e: any DownstreamExchange) {
