@@ -164,6 +164,9 @@ public final class HTTP2Session {
     /// The highest stream id the session processed (for a GOAWAY's last-stream-id).
     public var lastProcessedStreamID: Int32 { nghttp2_session_get_last_proc_stream_id(session) }
 
+    /// The `error` of `sessionDidReceiveInvalidFrame` for a stream refused over SETTINGS_MAX_CONCURRENT_STREAMS.
+    public static let refusedStreamError = NGHTTP2_ERR_REFUSED_STREAM.rawValue
+
     public var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
     public var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
 
