@@ -63,8 +63,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             if endStream { requestEnded() }
             return
         }
-        let queryStart = path.firstIndex(of: "?") ?? path.endIndex
-        let head = HTTPRequestHead(method: method, target: path, path: String(path[..<queryStart]), versionMinor: 1,
+        let head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
                                    headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
         let listener = connection.listener
         switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: true) {
@@ -97,6 +96,12 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
                              endStream: true)
         }
         if endStream { requestEnded() } else { armBodyTimer() }
+    }
+
+    /// `:path` up to the first `?` (byte search: gRPC paths rarely have a query, and this runs per request).
+    static func pathWithoutQuery(_ path: String) -> String {
+        guard let q = path.utf8.firstIndex(of: UInt8(ascii: "?")) else { return path }
+        return String(path[..<q])
     }
 
     private func startConnect(protocol connectProtocol: String?, path: String, headers: HTTPHeaders) {
