@@ -8,7 +8,6 @@ are still served within a deadline afterwards."""
 from __future__ import annotations
 
 import signal
-import socket
 import struct
 import time
 
@@ -319,5 +318,20 @@ def test_sigterm_drains_with_goaway(start_proxy, upstream):
         assert late.status is None or late.reset_code == REFUSED_STREAM, late.describe()
     assert proxy.proc.wait(10) == 0
     assert upstream.stats()["calls"].get(UNARY, 0) == calls_before, "a stream after GOAWAY reached the upstream"
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", proxy.port), timeout=1).close()
+
+
+def test_sigterm_drain_timeout_cuts_a_longer_stream(start_proxy):
+    """A stream longer than drain_timeout (1 s) does not keep the process alive, and does not end looking
+    successful."""
+    proxy = h2_proxy(start_proxy, top_extra={"drain_timeout": "1s"})
+    with RawH2(proxy.port) as c:
+        c.send(request_frames(c, 1, STREAM, {"x-stream-count": 30, "x-stream-interval-ms": 300}))
+        assert c.wait_for(lambda fs: any(f.type == DATA and f.stream_id == 1 for f in fs), 5)
+        proxy.stopped_by_test = True
+        t0 = time.monotonic()
+        proxy.proc.send_signal(signal.SIGTERM)
+        assert proxy.proc.wait(5) == 0
+        assert time.monotonic() - t0 <= 1 + 2
+        assert c.wait_closed(5)
+        st = c.stream_result(1)
+        assert st.grpc_status != 0 and len(st.messages) < 30, st.describe()

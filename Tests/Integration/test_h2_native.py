@@ -206,7 +206,6 @@ def test_client_cancel_is_cancelled_upstream(start_proxy, pki, upstream, channel
     assert st["cancelled"].get(STREAM, 0) >= before + 1, "the cancel did not reach the upstream"
     cancel_at = st["cancel_times"][STREAM][-1]
     assert cancel_at - t_cancel < 2, f"upstream saw the cancel {cancel_at - t_cancel:.2f}s later"
-    assert st["active"] == 0, st
 
 
 def test_no_route_is_unimplemented_trailers_only(start_proxy, upstream):
