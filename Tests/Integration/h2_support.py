@@ -732,3 +732,26 @@ def assert_h2_still_serving(proxy, pki=None) -> None:
     if pki is None:
         r = call(proxy.base_url, UNARY, [b"http/1.1 too"], timeout_s=5)
         assert r.grpc_status == 0 and r.messages == [b"http/1.1 too"], (r.http_status, r.grpc_status, r.error)
+
+
+def parse_ws_frames(data: bytes) -> tuple[list[tuple[bool, int, bytes]], bytes]:
+    """Server WebSocket frames (unmasked) in ``data``: ``[(fin, opcode, payload)]`` and the leftover bytes."""
+    out, pos = [], 0
+    while len(data) - pos >= 2:
+        b0, b1 = data[pos], data[pos + 1]
+        n, head = b1 & 0x7F, 2
+        if n == 126:
+            if len(data) - pos < 4:
+                break
+            n, head = struct.unpack(">H", data[pos + 2:pos + 4])[0], 4
+        elif n == 127:
+            if len(data) - pos < 10:
+                break
+            n, head = struct.unpack(">Q", data[pos + 2:pos + 10])[0], 10
+        if b1 & 0x80:
+            raise ValueError("a server frame must not be masked")
+        if len(data) - pos - head < n:
+            break
+        out.append((bool(b0 & 0x80), b0 & 0x0F, bytes(data[pos + head:pos + head + n])))
+        pos += head + n
+    return out, bytes(data[pos:])

@@ -11,10 +11,12 @@ import pytest
 from grpcweb_client import CT_BINARY, HTTPConnection, call
 from h2_support import H2_CONNECTIONS, H2_STREAMS, MAX_WINDOW, SETTINGS_ENABLE_CONNECT_PROTOCOL, \
     SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM, UNARY, \
-    H2Client, PREFACE, h2_proxy, h2load, metric_or_zero, open_socket, wait_metric_above
+    BIDI, DATA, H2Client, PREFACE, RawH2, h2_proxy, h2load, metric_or_zero, open_socket, parse_ws_frames, \
+    wait_metric_above
 from tls_support import TLSHTTPConnection, assert_call_ok, client_context, curl_grpcweb, tls_call
 from tls_support import pki  # noqa: F401  (session fixture: pytest finds fixtures among a test module's names)
 from upstream_server import pattern, stream_message
+from ws_client import ResponseAssembler, client_frame, data_message, metadata_block
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -310,3 +312,48 @@ def test_h2load_grpcweb(start_proxy, pki, upstream, tmp_path, transport):
     assert (r.total, r.succeeded, r.failed, r.errored, r.timeout, r.status_2xx) == (n, n, 0, 0, 0, n), r.output
     st = upstream.wait_stat("completed", UNARY, n)
     assert st["completed"].get(UNARY, 0) == n and st["cancelled"].get(UNARY, 0) == 0, st
+
+
+# --------------------------------------------------------------------------------------
+# WebSocket over HTTP/2 (RFC 8441)
+# --------------------------------------------------------------------------------------
+
+
+def test_extended_connect_runs_a_grpc_websockets_call(start_proxy, upstream):
+    """Extended CONNECT (`:protocol websocket`, sub-protocol grpc-websockets) on an h2c connection: :status 200,
+    then WebSocket frames in DATA both ways; a bidi call echoes each message, ends with grpc-status 0 and a close
+    frame, and a gRPC-Web call on the same connection is unaffected."""
+    proxy = h2_proxy(start_proxy)
+    ws_before = proxy.metric("grpcwebproxy_websocket_calls_total")
+    msgs = [b"over h2 %d " % i + pattern(i * 300) for i in range(5)]
+    with RawH2(proxy.port) as c:
+        c.send(c.headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                             (":authority", "localhost"), (":path", BIDI), ("sec-websocket-version", "13"),
+                             ("sec-websocket-protocol", "grpc-websockets")]))
+        ws_out = client_frame(2, metadata_block({"x-header-ws": "over-h2"}))
+        ws_out += b"".join(client_frame(2, data_message(m)) for m in msgs) + client_frame(2, b"\x01")
+        c.send(c.data(1, ws_out))
+        c.grpcweb_call(3, UNARY, [b"side by side"])
+        side = c.wait_stream(3, 5)
+        assert side.grpc_status == 0 and side.messages == [b"side by side"], side.describe()
+
+        def closed_by_server(frames):
+            body = b"".join(f.payload for f in frames if f.stream_id == 1 and f.type == DATA)
+            return any(op == 8 for _, op, _ in parse_ws_frames(body)[0])
+        c.wait_for(closed_by_server, 10)
+        st = c.stream_result(1)
+    assert st.status == 200, st.describe()
+    assert st.headers.get("sec-websocket-protocol") == "grpc-websockets", st.headers
+    ws_frames, rest = parse_ws_frames(bytes(st.data))
+    assert rest == b"", f"{len(rest)} bytes of an incomplete WebSocket frame"
+    assembler = ResponseAssembler()
+    for _, opcode, payload in ws_frames:
+        if opcode == 2:
+            assembler.feed(payload)
+    close = [p for _, op, p in ws_frames if op == 8]
+    assert close and int.from_bytes(close[0][:2], "big") == 1000, close
+    r = assembler.finish(1000, "")
+    assert r.messages == msgs
+    assert r.headers and r.headers.get("x-header-ws") == "over-h2", r.headers
+    assert r.grpc_status == 0, r.trailers
+    assert proxy.metric("grpcwebproxy_websocket_calls_total") == ws_before + 1
