@@ -40,10 +40,12 @@ let package = Package(
         .target(name: "YAML", path: "Sources/Codecs/YAML", swiftSettings: strict),
         .target(name: "Config", dependencies: ["YAML"], swiftSettings: strict),
 
-        // Layer 5: HTTP/2 upstream connections on nghttp2, pools, clusters.
-        .target(name: "Upstream", dependencies: ["CNGHTTP2", "EventLoop", "Transport", "TLS", "GRPCWebCodec", "Config"], swiftSettings: strict),
+        // Layer 5: the nghttp2 driver both HTTP/2 roles share (the only user of nghttp2), then upstream
+        // connections, pools and clusters.
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2", "Transport"], swiftSettings: strict),
+        .target(name: "Upstream", dependencies: ["HTTP2", "EventLoop", "Transport", "TLS", "GRPCWebCodec", "Config"], swiftSettings: strict),
         // Layer 6: the stream bridge (gRPC-Web / WebSocket downstream <-> HTTP/2 upstream).
-        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "TLS", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "TLS", "HTTP2", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
         // Layer 7: workers, listeners, admin, signals.
         .target(name: "Server", dependencies: ["EventLoop", "Transport", "TLS", "HTTP1Codec", "Config", "Upstream", "Proxy", "CProxyLinux"], swiftSettings: strict),
         // Layer 8: the executable: argument parsing only.

@@ -25,6 +25,8 @@ public struct DownstreamLimits: Sendable {
     /// Longest pause between bytes of a request body (`request_body_timeout`); 0 = none. Then the call ends:
     /// 408 and close (or, once the response has started, grpc-status 14 and close), upstream stream reset.
     public var requestBodyTimeout: Duration
+    /// HTTP/2 connections (`http2:`).
+    public var http2 = HTTP2Limits()
 
     public init(
         maxRequestHeadersSize: Int = 60 * 1024, maxHeadersCount: Int = 100,

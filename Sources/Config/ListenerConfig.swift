@@ -9,6 +9,8 @@ public struct ListenerConfig: Sendable {
     public var routes: [RouteConfig]
     /// nil = cleartext HTTP/1.1.
     public var tls: DownstreamTLSConfig?
+    /// Accept HTTP/2: ALPN `h2` over TLS, prior-knowledge h2c (the connection preface) in cleartext.
+    public var http2 = true
 
     public init(
         name: String, address: SocketAddressSpec, websocket: Bool = true, cors: CORSPolicy? = nil,

@@ -111,7 +111,9 @@ public final class ProxyServer: Sendable {
                             ctx.accept(fd: fd, listener: lc)
                         }
                         listeners.append(l)
-                        self.boundAddresses.withLock { $0[lc.config.name] = l.localAddress.description }
+                        // Worker 0 binds first and alone (port 0 gets its real port there); the others bind the
+                        // same address, so only it records it (no two workers write the map at once).
+                        if i == 0 { self.boundAddresses.withLock { $0[lc.config.name] = l.localAddress.description } }
                     } catch {
                         startErrors.withLock { $0.append("listener \(lc.config.name): \(error)") }
                     }

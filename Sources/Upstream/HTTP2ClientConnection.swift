@@ -1,5 +1,5 @@
-internal import CNGHTTP2
 import EventLoop
+import HTTP2
 import Transport
 import Glibc
 
@@ -21,7 +21,7 @@ protocol HTTP2ClientConnectionOwner: AnyObject {
 /// The stream window goes back only when the downstream has taken the bytes (`consumeStreamWindow`), so a slow
 /// browser slows its own stream at the server instead of growing our buffers: what this connection holds is at
 /// most `maxConcurrentStreamsCap × initial_stream_window`.
-final class HTTP2ClientConnection: TCPConnectionDelegate {
+final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
     enum State { case connecting, ready, draining, closed }
 
     let loop: EventLoop
@@ -29,13 +29,12 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     private(set) var state: State = .connecting
     weak var owner: (any HTTP2ClientConnectionOwner)?
     private var tcp: TCPConnection?
-    private var session: OpaquePointer?
+    /// The nghttp2 driver (shared with the downstream server role); nil once closed.
+    private var session: HTTP2Session?
     private var streams: [Int32: UpstreamStream] = [:]
     /// Streams submitted before the connection was up.
     private var waiting: [UpstreamStream] = []
     private var flushScheduled = false
-    private var flushing = false
-    private var flushAgain = false
     private var processing = false
     private var connectTimer: TimerHandle?
     private var pingTimer: TimerHandle?
@@ -49,7 +48,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     /// The header block being received (nghttp2 delivers one field per callback). HTTP/2 sends a block's frames
     /// back to back (HEADERS then CONTINUATION, nothing interleaved), so one block per connection is ever in
     /// progress: no per-stream map for a hostile server to grow.
-    private var block = ResponseHeaderBlock()
+    private var block = HeaderBlock()
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise, enforced here because nghttp2 does not enforce it on what it
     /// receives.
     private let maxHeaderListBytes: Int
@@ -87,44 +86,20 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         }
     }
 
-    deinit {
-        if let session { nghttp2_session_del(session) }
-    }
-
     private func createSession(settings: UpstreamSettings) {
-        var callbacks: OpaquePointer?
-        nghttp2_session_callbacks_new(&callbacks)
-        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeadersCallback)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeaderCallback)
-        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecvCallback)
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunkRecvCallback)
-        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamCloseCallback)
-        var option: OpaquePointer?
-        nghttp2_option_new(&option)
-        nghttp2_option_set_no_auto_window_update(option, 1)
-        // Floods from a hostile server end the session instead of growing queues. These are nghttp2's defaults,
-        // set here so the bound is stated where the session is made: at most 1000 SETTINGS/PING ACKs waiting to
-        // be sent (they wait when our socket to the server is backed up), 32 entries per SETTINGS frame and 8
-        // CONTINUATION frames per header block.
-        nghttp2_option_set_max_outbound_ack(option, 1000)
-        nghttp2_option_set_max_settings(option, 32)
-        nghttp2_option_set_max_continuations(option, 8)
-        // Until the server's SETTINGS arrive, assume the gRPC-typical 100 rather than unlimited.
-        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
-        var s: OpaquePointer?
-        nghttp2_session_client_new2(&s, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
-        nghttp2_option_del(option)
-        nghttp2_session_callbacks_del(callbacks)
-        session = s
-        var iv = [
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialStreamWindow)),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxResponseHeaderBytes)),
+        // Floods from a hostile server end the session instead of growing queues (HTTP2SessionLimits' defaults:
+        // 1000 ACKs waiting, 32 entries per SETTINGS, 8 CONTINUATION frames per block); until the server's
+        // SETTINGS arrive, assume the gRPC-typical 100 concurrent streams rather than unlimited.
+        let s = HTTP2Session(role: .client, delegate: self)
+        s.submitSettings([
+            (.enablePush, 0),
+            (.initialWindowSize, UInt32(settings.initialStreamWindow)),
+            (.maxHeaderListSize, UInt32(settings.maxResponseHeaderBytes)),
             // Larger DATA frames from the server mean fewer callbacks and fewer downstream chunks for big messages.
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: 256 * 1024),
-        ]
-        nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &iv, iv.count)
-        nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.initialConnectionWindow))
+            (.maxFrameSize, 256 * 1024),
+        ])
+        s.setConnectionWindow(settings.initialConnectionWindow)
+        session = s
     }
 
     // MARK: Capacity
@@ -133,7 +108,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     var maxStreams: Int {
         guard let session, state == .ready else { return maxConcurrentStreamsCap }
-        let remote = Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+        let remote = session.remoteSetting(.maxConcurrentStreams)
         return min(remote, maxConcurrentStreamsCap)
     }
 
@@ -157,36 +132,15 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
 
     private func submit(_ stream: UpstreamStream) {
         guard let session else { return }
-        // nghttp2 copies names and values during submit, so one scratch allocation holding all of them only has
-        // to live for the call.
-        var total = 0
-        for (n, v) in stream.requestHeaders { total += n.utf8.count + (n == ":scheme" ? scheme : v).utf8.count }
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
-        defer { storage.deallocate() }
-        var nvs: [nghttp2_nv] = []
-        nvs.reserveCapacity(stream.requestHeaders.count)
-        var offset = 0
-        func place(_ s: String) -> (UnsafeMutablePointer<UInt8>, Int) {
-            let start = storage.baseAddress! + offset
-            var n = 0
-            var copy = s
-            copy.withUTF8 { utf8 in
-                n = utf8.count
-                if n > 0 { start.copyMemory(from: utf8.baseAddress!, byteCount: n) }
-            }
-            offset += n
-            return (start.assumingMemoryBound(to: UInt8.self), n)
-        }
-        for (name, value) in stream.requestHeaders {
-            let (np, nl) = place(name)
-            let (vp, vl) = place(name == ":scheme" ? scheme : value)
-            nvs.append(nghttp2_nv(name: np, value: vp, namelen: nl, valuelen: vl, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
-        }
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: dataReadCallback)
-        let id = nghttp2_submit_request(session, nil, nvs, nvs.count, &provider, nil)
-        if id < 0 {
+        // The connection, which knows whether it runs TLS, sets `:scheme`.
+        let headers = stream.requestHeaders.map { $0.0 == ":scheme" ? ($0.0, scheme) : $0 }
+        let id: Int32
+        switch session.submitRequest(headers, hasBody: true) {
+        case .success(let streamID):
+            id = streamID
+        case .failure(let error):
             stream.connection = nil
-            stream.finish(.connectionLost("cannot submit request: \(String(cString: nghttp2_strerror(id)))"))
+            stream.finish(.connectionLost("cannot submit request: \(error)"))
             return
         }
         stream.streamID = id
@@ -199,7 +153,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         guard let session, stream.streamID > 0, stream.dataDeferred else { return }
         stream.dataDeferred = false
         // INVALID_ARGUMENT means the stream was not deferred: nothing to do.
-        _ = nghttp2_session_resume_data(session, stream.streamID)
+        session.resumeBody(streamID: stream.streamID)
         scheduleFlush()
     }
 
@@ -207,7 +161,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
     /// for a stream that has closed (the connection window already went back when the bytes arrived).
     func consumeStreamWindow(_ stream: UpstreamStream, _ n: Int) {
         guard let session, state != .closed, stream.streamID > 0, streams[stream.streamID] === stream else { return }
-        nghttp2_session_consume_stream(session, stream.streamID, n)
+        session.consumeStream(stream.streamID, n)
         scheduleFlush()
     }
 
@@ -218,7 +172,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         }
         guard let session, stream.streamID > 0, streams[stream.streamID] != nil else { return }
         // No window is owed: the connection's went back on receipt, and the stream's dies with the stream.
-        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID, NGHTTP2_CANCEL.rawValue)
+        session.resetStream(stream.streamID, errorCode: HTTP2ErrorCode.cancel)
         scheduleFlush()
     }
 
@@ -233,36 +187,14 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         }
     }
 
-    /// Moves nghttp2's pending frames into the socket until nghttp2 has nothing or the socket is backed up.
-    /// Corked, so the frames of many calls leave in one writev. Re-entry (the uncork's drain callback) loops
-    /// here instead of recursing.
+    /// Moves nghttp2's pending frames into the socket (one corked write), up to the output watermark.
     private func flush() {
-        if flushing { flushAgain = true; return }
-        flushing = true
-        defer { flushing = false }
-        repeat {
-            flushAgain = false
-            guard let session, let tcp, state != .connecting, state != .closed else { return }
-            tcp.cork()
-            while tcp.bufferedBytes < HTTP2ClientConnection.outputHighWatermark {
-                var data: UnsafePointer<UInt8>?
-                let n = nghttp2_session_mem_send(session, &data)
-                if n < 0 {
-                    tcp.uncork()
-                    shutdown(reason: "nghttp2 send error: \(String(cString: nghttp2_strerror(Int32(n))))", connectFailed: false)
-                    return
-                }
-                if n == 0 { break }
-                tcp.write(UnsafeRawBufferPointer(start: data, count: n))
-                if tcp.isClosed { return }
-            }
-            tcp.uncork()
-            if tcp.isClosed { return }
-            if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 && tcp.bufferedBytes == 0 {
-                shutdown(reason: "connection finished (GOAWAY)", connectFailed: false)
-                return
-            }
-        } while flushAgain
+        guard let session, let tcp, state != .connecting, state != .closed else { return }
+        switch session.flush(to: tcp, highWatermark: Self.outputHighWatermark) {
+        case .flushed: break
+        case .finished: shutdown(reason: "connection finished (GOAWAY)", connectFailed: false)
+        case .failed(let why): shutdown(reason: "nghttp2 send error: \(why)", connectFailed: false)
+        }
     }
 
     // MARK: TCPConnectionDelegate
@@ -285,10 +217,10 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         lastActivity = loop.now
         if bytes.count > 0 { serverSpoke = true }
         processing = true
-        let rc = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        let error = session.receive(bytes)
         processing = false
-        if rc < 0 {
-            shutdown(reason: "HTTP/2 protocol error from upstream: \(String(cString: nghttp2_strerror(Int32(rc))))", connectFailed: false)
+        if let error {
+            shutdown(reason: "HTTP/2 protocol error from upstream: \(error)", connectFailed: false)
             return
         }
         flush()
@@ -370,7 +302,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         guard let session, state == .ready || state == .draining else { return }
         let idleFor = loop.now &- lastActivity
         if idleFor >= UInt64(keepaliveInterval.nanoseconds) {
-            nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+            session.submitPing()
             flush()
             pingAckTimer = loop.scheduleTimer(after: keepaliveTimeout) { [weak self] in
                 self?.shutdown(reason: "keepalive PING not answered within \(self?.keepaliveTimeout ?? .zero)", connectFailed: false)
@@ -379,15 +311,15 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         scheduleKeepalive()
     }
 
-    // MARK: nghttp2 events (called from the C trampolines below)
+    // MARK: HTTP2SessionDelegate (nghttp2 events, from inside `receive` or `flush`)
 
-    fileprivate func onBeginHeaders(streamID: Int32) {
+    func sessionDidBeginHeaders(streamID: Int32) {
         block.begin(streamID)
     }
 
     /// One field of the current block; false when the block went past the header list limit (the stream is then
     /// reset by nghttp2 and failed here, and the rest of the block is decoded without callbacks).
-    fileprivate func onHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+    func sessionDidReceiveHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
         // Counted before anything is copied: an HPACK bomb (one large indexed field referenced thousands of
         // times in a small block) must cost nothing but this addition.
         guard block.add(streamID: streamID, name: name, value: value, limit: maxHeaderListBytes) else {
@@ -398,7 +330,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         return true
     }
 
-    fileprivate func onHeadersFrame(streamID: Int32, endStream: Bool) {
+    private func onHeadersFrame(streamID: Int32, endStream: Bool) {
         guard let fields = block.take(streamID), let stream = streams[streamID], !stream.isFinished else { return }
         if !stream.receivedHeaders {
             if let status = fields.first(where: { $0.0 == ":status" })?.1, status.hasPrefix("1") { return }
@@ -412,126 +344,79 @@ final class HTTP2ClientConnection: TCPConnectionDelegate {
         }
     }
 
-    fileprivate func onData(streamID: Int32, bytes: UnsafeRawBufferPointer, endStream: Bool) {
+    func sessionDidReceiveData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         // The connection window is shared by every call here: it goes back on receipt, whatever the browser does.
-        nghttp2_session_consume_connection(session, bytes.count)
+        session.consumeConnection(bytes.count)
         guard let stream = streams[streamID], let d = stream.delegate else {
             // Nobody will write these bytes: give the stream window back now too.
-            nghttp2_session_consume_stream(session, streamID, bytes.count)
+            session.consumeStream(streamID, bytes.count)
             return
         }
         d.upstreamDidReceiveData(stream, bytes)
     }
 
-    fileprivate func onFrame(type: UInt8, flags: UInt8, streamID: Int32, goawayLastStreamID: Int32) {
-        let endStream = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-        switch UInt32(type) {
-        case NGHTTP2_HEADERS.rawValue:
-            onHeadersFrame(streamID: streamID, endStream: endStream)
-        case NGHTTP2_DATA.rawValue:
-            if endStream, let s = streams[streamID] { s.receivedEndStream = true }
-        case NGHTTP2_GOAWAY.rawValue:
-            self.goawayLastStreamID = min(goawayLastStreamID, self.goawayLastStreamID)
+    func sessionDidReceiveFrame(_ frame: HTTP2Frame) {
+        switch frame.type {
+        case .headers:
+            onHeadersFrame(streamID: frame.streamID, endStream: frame.endStream)
+        case .data:
+            if frame.endStream, let s = streams[frame.streamID] { s.receivedEndStream = true }
+        case .goaway:
+            goawayLastStreamID = min(frame.goawayLastStreamID, goawayLastStreamID)
             if state == .ready { state = .draining }
-        case NGHTTP2_PING.rawValue:
-            if flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+        case .ping:
+            if frame.isAck {
                 loop.cancelTimer(pingAckTimer)
                 pingAckTimer = nil
             }
-        case NGHTTP2_SETTINGS.rawValue:
+        case .settings:
             owner?.connectionHasCapacity(self)
         default:
             break
         }
     }
 
-    fileprivate func onStreamClose(streamID: Int32, errorCode: UInt32) {
+    func sessionDidCloseStream(streamID: Int32, errorCode: UInt32) {
         block.discard(streamID)
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.connection = nil
-        let refused = errorCode == NGHTTP2_REFUSED_STREAM.rawValue || (streamID > goawayLastStreamID && !stream.receivedHeaders)
+        let refused = errorCode == HTTP2ErrorCode.refusedStream || (streamID > goawayLastStreamID && !stream.receivedHeaders)
         if refused && stream.canRetry && !stream.isFinished {
             owner?.connectionRefusedStream(self, stream)
         } else if stream.receivedEndStream {
             // A server that ends early may follow its trailers with RST_STREAM(NO_ERROR): still a normal end.
             stream.finish(nil)
         } else {
-            stream.finish(.reset(code: refused ? NGHTTP2_REFUSED_STREAM.rawValue : errorCode))
+            stream.finish(.reset(code: refused ? HTTP2ErrorCode.refusedStream : errorCode))
         }
         if state != .closed { owner?.connectionHasCapacity(self) }
     }
 
-    fileprivate func readBody(streamID: Int32, into buf: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = streams[streamID] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+    func sessionReadBody(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> HTTP2BodyChunk {
+        guard let stream = streams[streamID] else { return .bytes(0, end: true) }
         let available = stream.pendingBody.count - stream.pendingOffset
         if available == 0 {
-            if stream.requestBodyEnded {
-                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-                return 0
-            }
+            if stream.requestBodyEnded { return .bytes(0, end: true) }
             stream.dataDeferred = true
-            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            return .deferred
         }
-        let n = min(available, length)
+        let n = min(available, buffer.count)
         stream.pendingBody.withUnsafeBytes { raw in
-            UnsafeMutableRawPointer(buf).copyMemory(from: raw.baseAddress! + stream.pendingOffset, byteCount: n)
+            buffer.baseAddress!.copyMemory(from: raw.baseAddress! + stream.pendingOffset, byteCount: n)
         }
         stream.pendingOffset += n
         let left = stream.pendingBody.count - stream.pendingOffset
+        var end = false
         if left == 0 {
             stream.pendingBody.removeAll(keepingCapacity: stream.pendingBody.capacity <= 64 * 1024)
             stream.pendingOffset = 0
-            if stream.requestBodyEnded { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+            end = stream.requestBodyEnded
         }
         // Crossing the low watermark, or emptying (a limit below the watermark pauses below it too).
         if left == 0 || (left < UpstreamStream.bodyLowWatermark && left + n >= UpstreamStream.bodyLowWatermark) {
             stream.delegate?.upstreamRequestBodyDrained(stream)
         }
-        return n
+        return .bytes(n, end: end)
     }
-}
-
-// MARK: - C trampolines: no captures, user_data is the unretained connection.
-
-private func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2ClientConnection {
-    Unmanaged<HTTP2ClientConnection>.fromOpaque(userData!).takeUnretainedValue()
-}
-
-private let onBeginHeadersCallback: nghttp2_on_begin_headers_callback = { _, frame, userData in
-    guard let frame else { return 0 }
-    connection(userData).onBeginHeaders(streamID: frame.pointee.hd.stream_id)
-    return 0
-}
-
-private let onHeaderCallback: nghttp2_on_header_callback = { _, frame, name, namelen, value, valuelen, _, userData in
-    guard let frame, let name, let value else { return 0 }
-    let accepted = connection(userData).onHeader(streamID: frame.pointee.hd.stream_id,
-                                                 name: UnsafeBufferPointer(start: name, count: namelen),
-                                                 value: UnsafeBufferPointer(start: value, count: valuelen))
-    // TEMPORAL_CALLBACK_FAILURE: nghttp2 resets the stream (INTERNAL_ERROR) and skips the rest of the block.
-    return accepted ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
-}
-
-private let onFrameRecvCallback: nghttp2_on_frame_recv_callback = { _, frame, userData in
-    guard let frame else { return 0 }
-    let hd = frame.pointee.hd
-    let last = hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) ? frame.pointee.goaway.last_stream_id : Int32.max
-    connection(userData).onFrame(type: hd.type, flags: hd.flags, streamID: hd.stream_id, goawayLastStreamID: last)
-    return 0
-}
-
-private let onDataChunkRecvCallback: nghttp2_on_data_chunk_recv_callback = { _, flags, streamID, data, len, userData in
-    connection(userData).onData(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: len), endStream: false)
-    return 0
-}
-
-private let onStreamCloseCallback: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
-    connection(userData).onStreamClose(streamID: streamID, errorCode: errorCode)
-    return 0
-}
-
-private let dataReadCallback: nghttp2_data_source_read_callback = { _, streamID, buf, length, flags, _, userData in
-    guard let buf, let flags else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
-    return connection(userData).readBody(streamID: streamID, into: buf, length: length, flags: flags)
 }

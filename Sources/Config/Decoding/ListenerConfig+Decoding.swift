@@ -1,5 +1,5 @@
 extension ListenerConfig {
-    static let knownKeys = ["name", "address", "websocket", "cors", "routes", "tls"]
+    static let knownKeys = ["name", "address", "websocket", "cors", "routes", "tls", "http2"]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
@@ -7,6 +7,7 @@ extension ListenerConfig {
         let address = try mapping.required("address").address(allowPortZero: true)
         self.init(name: name, address: address)
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
+        if let value = mapping.optional("http2") { http2 = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: nil) }
         if let (value, location) = try mapping.tlsSection() { tls = try DownstreamTLSConfig(decoding: value, location: location) }
 

@@ -114,7 +114,7 @@ extension DownstreamLimits {
     static let knownKeys = [
         "max_request_headers_size", "max_headers_count", "max_request_body_size", "max_message_size",
         "header_read_timeout", "idle_timeout", "write_buffer_limit", "max_connections",
-        "output_buffer_limit", "request_body_timeout",
+        "output_buffer_limit", "request_body_timeout", "http2",
     ]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
@@ -130,6 +130,27 @@ extension DownstreamLimits {
         if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...ConfigBounds.maxConnections) }
         if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...ConfigBounds.maxSize) }
         if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
+        if let value = mapping.optional("http2") { http2 = try HTTP2Limits(decoding: value) }
+    }
+}
+
+extension HTTP2Limits {
+    static let knownKeys = [
+        "max_concurrent_streams", "initial_stream_window", "initial_connection_window", "max_header_list_size",
+        "max_resets_per_window", "max_control_frames_per_window", "abuse_window",
+    ]
+
+    init(decoding node: ConfigNode) throws(ConfigError) {
+        let mapping = try node.mapping(knownKeys: HTTP2Limits.knownKeys)
+        self.init()
+        if let value = mapping.optional("max_concurrent_streams") { maxConcurrentStreams = try value.integer(in: 1...100_000) }
+        // HTTP/2 windows are 31-bit; below 64 KiB (the protocol's default) throughput suffers for nothing.
+        if let value = mapping.optional("initial_stream_window") { initialStreamWindow = try value.size(in: 65_535...0x7fff_ffff) }
+        if let value = mapping.optional("initial_connection_window") { initialConnectionWindow = try value.size(in: 65_535...0x7fff_ffff) }
+        if let value = mapping.optional("max_header_list_size") { maxHeaderListSize = try value.size(in: 1024...ConfigBounds.maxHeadersSize) }
+        if let value = mapping.optional("max_resets_per_window") { maxResetsPerWindow = try value.integer(in: 1...1_000_000) }
+        if let value = mapping.optional("max_control_frames_per_window") { maxControlFramesPerWindow = try value.integer(in: 1...10_000_000) }
+        if let value = mapping.optional("abuse_window") { abuseWindow = try value.duration(allowZero: false) }
     }
 }
 

@@ -46,15 +46,18 @@ public enum GRPCHeaderTranslation {
     /// Native gRPC request headers for an HTTP/1.1 gRPC-Web request (or the metadata of a WebSocket call).
     /// - Parameter timeoutNanos: the remaining deadline to forward, nil for none.
     /// - Parameter forwardedClientCert: the `x-forwarded-client-cert` value of a verified client certificate.
+    /// - Parameter native: a native gRPC request: its content type passes unchanged and no
+    ///   `grpc-accept-encoding` is added (a native client decompresses for itself).
     public static func upstreamRequestHeaders(path: String, authority: String, contentType: String?,
                                               metadata: some Sequence<(name: String, value: String)>,
-                                              timeoutNanos: Int64?, forwardedClientCert: String? = nil) -> [(String, String)] {
+                                              timeoutNanos: Int64?, forwardedClientCert: String? = nil,
+                                              native: Bool = false) -> [(String, String)] {
         var h: [(String, String)] = [
             (":method", "POST"),
             (":scheme", "http"),
             (":path", path),
             (":authority", authority),
-            ("content-type", upstreamContentType(contentType)),
+            ("content-type", native ? (contentType ?? "application/grpc") : upstreamContentType(contentType)),
             ("te", "trailers"),
         ]
         if let timeoutNanos { h.append(("grpc-timeout", GRPCTimeout.encode(nanoseconds: timeoutNanos))) }
@@ -77,7 +80,7 @@ public enum GRPCHeaderTranslation {
             sawAcceptEncoding = h[firstMetadata...].contains { $0.0 == "grpc-accept-encoding" }
         }
         // Browsers cannot decode compressed messages (PROTOCOLS.md §1.6): ask for identity unless the client chose.
-        if !sawAcceptEncoding { h.append(("grpc-accept-encoding", "identity")) }
+        if !sawAcceptEncoding && !native { h.append(("grpc-accept-encoding", "identity")) }
         return h
     }
 

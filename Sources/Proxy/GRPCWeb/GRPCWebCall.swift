@@ -4,14 +4,15 @@ import GRPCWebCodec
 import HTTP1Codec
 import Upstream
 
-/// One gRPC-Web call: an HTTP/1.1 request from the browser joined to one HTTP/2 stream upstream.
+/// One gRPC-Web call: a request from the browser (HTTP/1.1, or a stream of an HTTP/2 connection) joined to one
+/// HTTP/2 stream upstream.
 ///
 /// The upstream call starts as soon as the request head arrives and the body streams through (binary bytes pass
 /// untouched, text is base64-decoded per 4-char quantum); each upstream DATA frame is written to the browser at
-/// once as one chunk, and the HTTP/2 window is given back only when the browser's socket has taken the bytes.
+/// once as one piece, and the HTTP/2 window is given back only when the browser's side has taken the bytes.
 final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
-    /// Strong (no per-call weak side table); the connection drops its reference when the exchange finishes.
-    private var connection: DownstreamHTTP1Connection?
+    /// Strong (no per-call weak side table); the responder drops its reference when the exchange finishes.
+    private var connection: (any DownstreamResponder)?
     private let head: HTTPRequestHead
     private let fields: GRPCWebRequestFields
     private let route: RouteConfig
@@ -30,7 +31,6 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private var base64Decoder = Base64StreamDecoder()
     private var decoded: [UInt8] = []
     private(set) var responseStarted = false
-    private var chunked = true
     private var finished = false
     private var deadlineTimer: TimerHandle?
     private var deadlineNanos: Int64?
@@ -40,7 +40,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private var nonGRPCStatus: Int?
     private var nonGRPCBody: [UInt8] = []
 
-    init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead, fields: GRPCWebRequestFields, route: RouteConfig,
+    init(connection: any DownstreamResponder, head: HTTPRequestHead, fields: GRPCWebRequestFields, route: RouteConfig,
          pool: ClusterPool, requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
         self.connection = connection
         self.head = head
@@ -57,7 +57,6 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
         responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, allowTrailerFrames: false,
                                            allowCompressed: fields.grpcAcceptEncoding != nil, label: "response")
-        chunked = head.versionMinor >= 1
     }
 
     func start() {
@@ -105,7 +104,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         if stream.bufferedRequestBytes > requestBufferLimit {
-            connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
+            connection?.pauseRequestBody()
         }
     }
 
@@ -125,7 +124,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func upstreamRequestBodyDrained(_ stream: UpstreamStream) {
-        connection?.resumeReading(DownstreamHTTP1Connection.pausedForUpstream)
+        connection?.resumeRequestBody()
     }
 
     // MARK: Response (upstream -> browser)
@@ -143,15 +142,10 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
-        if chunked { h.append(("Transfer-Encoding", "chunked")) }
         h += GRPCHeaderTranslation.downstreamResponseHeaders(headers)
         h += corsHeaders
-        if !chunked || connection?.connectionWillClose == true { h.append(("Connection", "close")) }
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        HTTP1ResponseWriter.writeHead(status: 200, headers: h, into: &out)
         responseStarted = true
-        connection?.writeResponseBytes(out)
+        connection?.sendResponseHead(status: 200, headers: h, endStream: false)
     }
 
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
@@ -171,35 +165,17 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         }
         switch responseEncoding {
         case .binary:
-            writeBodyPiece(bytes, connection)
+            if bytes.count > 0 { connection.sendResponseBody(bytes) }
         case .text:
             var encoded: [UInt8] = []
             encoded.reserveCapacity(Base64.encodedLength(bytes.count))
             GRPCWebTextEncoder.encodePiece(bytes, into: &encoded)
-            encoded.withUnsafeBytes { writeBodyPiece($0, connection) }
+            if !encoded.isEmpty { encoded.withUnsafeBytes { connection.sendResponseBody($0) } }
         }
-        if connection.bufferedResponseBytes == 0 {
-            stream.consume(bytes.count)
-        } else {
+        if connection.hasQueuedResponseBytes {
             pendingConsume += bytes.count
-        }
-    }
-
-    /// One downstream chunk (header, payload, CRLF) in a single writev; the payload is not copied unless the
-    /// socket cannot take it all.
-    private func writeBodyPiece(_ bytes: UnsafeRawBufferPointer, _ connection: DownstreamHTTP1Connection) {
-        guard bytes.count > 0 else { return }
-        if !chunked {
-            connection.writeResponseParts([bytes])
-            return
-        }
-        var header: [UInt8] = []
-        header.reserveCapacity(10)
-        HTTP1ResponseWriter.writeChunkHeader(length: bytes.count, into: &header)
-        header.withUnsafeBytes { h in
-            HTTP1ResponseWriter.chunkTrailer.withUnsafeBytes { crlf in
-                connection.writeResponseParts([h, bytes, crlf])
-            }
+        } else {
+            stream.consume(bytes.count)
         }
     }
 
@@ -271,13 +247,9 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         guard let connection else { finish(fields); return }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
         h += fields
-        h.append(("Content-Length", "0"))
         h += corsHeaders
-        if connection.connectionWillClose { h.append(("Connection", "close")) }
-        var out: [UInt8] = []
-        HTTP1ResponseWriter.writeHead(status: 200, headers: h, into: &out)
         responseStarted = true
-        connection.writeResponseBytes(out)
+        connection.sendResponseHead(status: 200, headers: h, endStream: true)
         finish(fields)
     }
 
@@ -287,7 +259,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             // Never append the trailer frame inside a message: the page would parse it as message bytes and
             // never see the status. Cut the response so the client reports a failure instead.
             Log.debug("grpc-web", "\(head.path): call ended inside a response message; cutting the response")
-            connection.cutResponse(chunked: chunked)
+            connection.cutResponse()
             finish(fields)
             return
         }
@@ -298,14 +270,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             frame.withUnsafeBytes { GRPCWebTextEncoder.encodePiece($0, into: &encoded) }
             frame = encoded
         }
-        var out: [UInt8] = []
-        if chunked {
-            frame.withUnsafeBytes { HTTP1ResponseWriter.writeChunk($0, into: &out) }
-            out += HTTP1ResponseWriter.lastChunk
-        } else {
-            out = frame
-        }
-        connection.writeResponseBytes(out)
+        frame.withUnsafeBytes { connection.sendResponseBody($0) }
+        connection.endResponse(trailers: nil)
         finish(fields)
     }
 

@@ -10,7 +10,7 @@ import Transport
 /// Pipelined requests are processed strictly one at a time: bytes of the next request wait (reading paused)
 /// until the current response is complete and the socket's queue is below `limits.output_buffer_limit`, so a
 /// client that pipelines and never reads holds at most that much (plus one call's stream window).
-final class DownstreamHTTP1Connection: TCPConnectionDelegate {
+final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnection {
     let tcp: TCPConnection
     unowned let worker: WorkerContext
     let listener: ListenerContext
@@ -44,6 +44,13 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     private var closed = false
     /// The HTTP/1.0 or 1.1 version of the current request (responses answer in kind).
     private var currentHead: HTTPRequestHead?
+    /// The connection's first bytes are still compared with the HTTP/2 preface (cleartext listeners with http2).
+    var sniffingForHTTP2Preface = false
+    /// Bytes that matched the preface so far (fewer than its 24).
+    var sniffedBytes: [UInt8] = []
+    /// The current response uses chunked framing (set by `sendResponseHead`).
+    var responseChunked = false
+    var currentRequestVersionMinor: Int? { currentHead?.versionMinor }
 
     init(fd: Int32, worker: WorkerContext, listener: ListenerContext) {
         self.worker = worker
@@ -59,6 +66,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         }
         tcp = TCPConnection(loop: worker.loop, fd: fd, readBuffer: worker.readBuffer, tls: tls)
         tcp.delegate = self
+        // Cleartext HTTP/2 is recognised by its preface; over TLS, ALPN decides.
+        sniffingForHTTP2Preface = listener.config.http2 && tls == nil
         armIdleTimer()
     }
 
@@ -155,6 +164,10 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
 
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {
         if let upgraded { upgraded.didRead(bytes); return }
+        if sniffingForHTTP2Preface {
+            sniffForHTTP2Preface(bytes)
+            return
+        }
         process(bytes)
     }
 
@@ -240,56 +253,21 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
             startWebSocket(head)
             return
         }
-        if head.method == "OPTIONS" {
-            answerOptions(head)
-            return
-        }
-        guard head.method == "POST" else {
-            sendPlainError(405, "method \(head.method) not allowed: gRPC-Web calls use POST", extra: [("Allow", "POST, OPTIONS")])
-            return
-        }
-        let fields = GRPCWebRequestFields(head.headers)
-        let contentType = fields.contentType ?? ""
-        guard let encoding = GRPCWebContentType.classify(contentType) else {
-            let why = GRPCWebContentType.looksLikeGRPCWeb(contentType)
-                ? "unsupported gRPC-Web content-type \"\(contentType)\": use application/grpc-web(+proto) or application/grpc-web-text(+proto)"
-                : "content-type must be application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto"
-            sendPlainError(415, why)
-            return
-        }
-        let route = listener.routes.match(path: head.path, headers: head.headers)
-        let cors = route?.cors ?? listener.config.cors
-        let corsHeaders = fields.origin == nil ? [] : CORSResponder.responseHeaders(origin: fields.origin, policy: cors)
-        guard let route else {
-            sendGRPCLocalReply(.unimplemented, "no route for \(head.path)", encoding: encoding, head: head, corsHeaders: corsHeaders)
-            return
-        }
-        guard let pool = worker.pools[route.cluster] else {
-            sendGRPCLocalReply(.unavailable, "cluster \(route.cluster) not found", encoding: encoding, head: head, corsHeaders: corsHeaders)
-            return
-        }
-        if worker.overload.level >= .shedCalls {
-            worker.stats.overloadCallsShedTotal.add(1)
-            sendGRPCLocalReply(.unavailable, worker.overload.description, encoding: encoding, head: head, corsHeaders: corsHeaders)
-            return
-        }
-        worker.stats.grpcWebCallsTotal.add(1)
-        let call = GRPCWebCall(connection: self, head: head, fields: fields, route: route, pool: pool, requestEncoding: encoding, corsHeaders: corsHeaders)
-        exchange = call
-        call.start()
-    }
-
-    private func answerOptions(_ head: HTTPRequestHead) {
-        guard CORSResponder.isPreflight(head) else {
-            sendPlainError(405, "OPTIONS without CORS preflight headers", extra: [("Allow", "POST, OPTIONS")])
-            return
-        }
-        let route = listener.routes.match(path: head.path, headers: head.headers)
-        switch CORSResponder.preflight(head, policy: route?.cors ?? listener.config.cors) {
-        case .allowed(let headers):
+        switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: false) {
+        case .preflight(let headers):
             sendLocalResponse(status: 204, headers: headers + [("Content-Length", "0")], body: [])
-        case .rejected(let why):
-            sendPlainError(403, "CORS preflight rejected: \(why)")
+        case .plainError(let status, let message, let extra):
+            sendPlainError(status, message, extra: extra)
+        case .grpcLocalReply(let code, let message, let encoding, let cors):
+            sendGRPCLocalReply(code, message, encoding: encoding, head: head, corsHeaders: cors)
+        case .grpcWeb(let route, let pool, let encoding, let fields, let cors):
+            worker.stats.grpcWebCallsTotal.add(1)
+            let call = GRPCWebCall(connection: self, head: head, fields: fields, route: route, pool: pool, requestEncoding: encoding, corsHeaders: cors)
+            exchange = call
+            call.start()
+        case .nativeGRPC, .nativeLocalReply:
+            // Not decided over HTTP/1.1 (allowNativeGRPC is false): native gRPC needs HTTP/2.
+            sendPlainError(415, "native gRPC needs HTTP/2")
         }
     }
 
@@ -384,6 +362,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
     }
     var connectionWillClose: Bool { !keepAlive }
 
+    /// A close-delimited response: the connection ends with it.
+    func closeAfterThisResponse() { keepAlive = false }
+
     /// Called by the exchange when its response is completely written (queued).
     func exchangeFinished(_ e: any DownstreamExchange) {
         guard exchange === e else { return }
@@ -463,6 +444,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
 
     func connectionDidFinishTLSHandshake(_ connection: TCPConnection) {
         worker.stats.downstreamTLSHandshakesTotal.add(1)
+        if connection.negotiatedProtocol == "h2" { switchToHTTP2(initialBytes: []) }
     }
 
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
@@ -496,6 +478,16 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate {
         upgraded = nil
         tcp.closeAfterWrites()
         if tcp.isClosed { connectionGone() } else { closeAfterResponse = true }
+    }
+
+    func processAsHTTP1(_ bytes: UnsafeRawBufferPointer) { process(bytes) }
+
+    /// The socket now belongs to an HTTP/2 connection: stop every timer, without counting a close.
+    func retireForProtocolSwitch() {
+        closed = true
+        worker.loop.cancelTimer(idleTimer)
+        worker.loop.cancelTimer(headerTimer)
+        worker.loop.cancelTimer(bodyTimer)
     }
 
     private func connectionGone() {

@@ -16,7 +16,7 @@ public final class WorkerContext {
     public private(set) var pools: [String: ClusterPool] = [:]
     public private(set) var draining = false
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
-    var connections: [ObjectIdentifier: DownstreamHTTP1Connection] = [:]
+    var connections: [ObjectIdentifier: any DownstreamConnection] = [:]
     let overload: OverloadMonitor
     /// TLS listeners' contexts by listener name, shared by all workers; replaced on certificate rotation (new
     /// connections use the new one, open ones keep theirs).
@@ -111,7 +111,14 @@ public final class WorkerContext {
         stats.downstreamConnectionsActive.add(1)
     }
 
-    func connectionClosed(_ c: DownstreamHTTP1Connection) {
+    /// An HTTP/1.1 connection that turned out to speak HTTP/2 (ALPN h2, or the prior-knowledge preface) hands its
+    /// socket over; the socket stays counted as one open connection.
+    func connectionSwitched(from old: any DownstreamConnection, to new: any DownstreamConnection) {
+        guard connections.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
+        connections[ObjectIdentifier(new)] = new
+    }
+
+    func connectionClosed(_ c: any DownstreamConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(c)) != nil {
             stats.downstreamConnectionsActive.subtract(1)
         }

@@ -17,7 +17,7 @@ public struct TLSMaterial: Sendable {
         for listener in config.listeners {
             guard let tls = listener.tls else { continue }
             do throws(TLSSetupError) {
-                material.listeners[listener.name] = try TLSServerContext(serverSettings(tls))
+                material.listeners[listener.name] = try TLSServerContext(serverSettings(tls, http2: listener.http2))
             } catch {
                 throw located(error, certificates: tls.certificates, ca: tls.clientCA, section: tls.location)
             }
@@ -33,14 +33,15 @@ public struct TLSMaterial: Sendable {
         return material
     }
 
-    /// ALPN protocols a TLS listener offers, most preferred first.
-    static let listenerALPN = ["http/1.1"]
+    /// ALPN protocols a TLS listener offers, most preferred first: h2 (all calls on one connection) unless the
+    /// listener turns HTTP/2 off.
+    static func listenerALPN(http2: Bool) -> [String] { http2 ? ["h2", "http/1.1"] : ["http/1.1"] }
 
-    static func serverSettings(_ tls: DownstreamTLSConfig) -> TLSServerSettings {
+    static func serverSettings(_ tls: DownstreamTLSConfig, http2: Bool) -> TLSServerSettings {
         TLSServerSettings(
             certificates: tls.certificates.map { TLSCertificateFiles(cert: $0.cert.path, key: $0.key.path) },
             clientCA: tls.clientCA?.path, requireClientCertificate: tls.requireClientCert,
-            minimumTLS13: tls.minVersion == .tls13, alpn: listenerALPN)
+            minimumTLS13: tls.minVersion == .tls13, alpn: listenerALPN(http2: http2))
     }
 
     static func clientSettings(_ tls: UpstreamTLSConfig) -> TLSClientSettings {

@@ -1,0 +1,102 @@
+import Config
+import GRPCWebCodec
+import HTTP1Codec
+import Upstream
+
+/// What to do with a request head, the same for HTTP/1.1 and HTTP/2: answer a preflight, refuse it with a plain
+/// HTTP error, answer it with a gRPC status, or start a call. The connection types only write the answer.
+enum RequestAdmission {
+    enum Decision {
+        /// CORS preflight answered by the proxy (204 with these headers).
+        case preflight([(String, String)])
+        /// Not a gRPC-Web request (or a bad one): a plain HTTP error.
+        case plainError(status: Int, message: String, extra: [(String, String)])
+        /// A gRPC-Web request the proxy answers itself with a status (no route, no cluster, overload).
+        case grpcLocalReply(GRPCStatusCode, String, encoding: GRPCWebEncoding, cors: [(String, String)])
+        case grpcWeb(route: RouteConfig, pool: ClusterPool, encoding: GRPCWebEncoding, fields: GRPCWebRequestFields, cors: [(String, String)])
+        /// Native gRPC (HTTP/2 only): forwarded as is.
+        case nativeGRPC(route: RouteConfig, pool: ClusterPool)
+        /// Native gRPC the proxy answers itself (trailers-only with this status).
+        case nativeLocalReply(GRPCStatusCode, String)
+    }
+
+    /// - Parameter allowNativeGRPC: `application/grpc` requests are accepted (HTTP/2); over HTTP/1.1 they get 415.
+    static func decide(_ head: HTTPRequestHead, listener: ListenerContext, worker: WorkerContext, allowNativeGRPC: Bool) -> Decision {
+        if head.method == "OPTIONS" { return preflight(head, listener: listener) }
+        guard head.method == "POST" else {
+            return .plainError(status: 405, message: "method \(head.method) not allowed: gRPC-Web calls use POST",
+                               extra: [("Allow", "POST, OPTIONS")])
+        }
+        let fields = GRPCWebRequestFields(head.headers)
+        let contentType = fields.contentType ?? ""
+        if allowNativeGRPC && NativeGRPCContentType.matches(contentType) {
+            return native(head, listener: listener, worker: worker)
+        }
+        guard let encoding = GRPCWebContentType.classify(contentType) else {
+            let why = GRPCWebContentType.looksLikeGRPCWeb(contentType)
+                ? "unsupported gRPC-Web content-type \"\(contentType)\": use application/grpc-web(+proto) or application/grpc-web-text(+proto)"
+                : "content-type must be application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto"
+            return .plainError(status: 415, message: why, extra: [])
+        }
+        let route = listener.routes.match(path: head.path, headers: head.headers)
+        let cors = route?.cors ?? listener.config.cors
+        let corsHeaders = fields.origin == nil ? [] : CORSResponder.responseHeaders(origin: fields.origin, policy: cors)
+        guard let route else {
+            return .grpcLocalReply(.unimplemented, "no route for \(head.path)", encoding: encoding, cors: corsHeaders)
+        }
+        guard let pool = worker.pools[route.cluster] else {
+            return .grpcLocalReply(.unavailable, "cluster \(route.cluster) not found", encoding: encoding, cors: corsHeaders)
+        }
+        if worker.overload.level >= .shedCalls {
+            worker.stats.overloadCallsShedTotal.add(1)
+            return .grpcLocalReply(.unavailable, worker.overload.description, encoding: encoding, cors: corsHeaders)
+        }
+        return .grpcWeb(route: route, pool: pool, encoding: encoding, fields: fields, cors: corsHeaders)
+    }
+
+    private static func preflight(_ head: HTTPRequestHead, listener: ListenerContext) -> Decision {
+        guard CORSResponder.isPreflight(head) else {
+            return .plainError(status: 405, message: "OPTIONS without CORS preflight headers", extra: [("Allow", "POST, OPTIONS")])
+        }
+        let route = listener.routes.match(path: head.path, headers: head.headers)
+        switch CORSResponder.preflight(head, policy: route?.cors ?? listener.config.cors) {
+        case .allowed(let headers):
+            return .preflight(headers)
+        case .rejected(let why):
+            return .plainError(status: 403, message: "CORS preflight rejected: \(why)", extra: [])
+        }
+    }
+
+    private static func native(_ head: HTTPRequestHead, listener: ListenerContext, worker: WorkerContext) -> Decision {
+        guard let route = listener.routes.match(path: head.path, headers: head.headers) else {
+            return .nativeLocalReply(.unimplemented, "no route for \(head.path)")
+        }
+        guard let pool = worker.pools[route.cluster] else {
+            return .nativeLocalReply(.unavailable, "cluster \(route.cluster) not found")
+        }
+        if worker.overload.level >= .shedCalls {
+            worker.stats.overloadCallsShedTotal.add(1)
+            return .nativeLocalReply(.unavailable, worker.overload.description)
+        }
+        return .nativeGRPC(route: route, pool: pool)
+    }
+}
+
+/// Native gRPC content types: `application/grpc` and `application/grpc+<subtype>` (`+proto`, `+json`, ...), with
+/// parameters, case-insensitive; `application/grpc-web*` is gRPC-Web, not this.
+enum NativeGRPCContentType {
+    static func matches(_ contentType: String) -> Bool {
+        let base = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t") } ?? ""
+        let lower = base.lowercased()
+        return lower == "application/grpc" || lower.hasPrefix("application/grpc+")
+    }
+}
+
+private extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var s = self
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,244 @@
+import Config
+import EventLoop
+import GRPCWebCodec
+import HTTP1Codec
+import HTTP2
+
+/// One request stream of a `DownstreamHTTP2Connection`, and the responder of its call.
+///
+/// Request body: each DATA payload goes to the call at once; the stream's window is given back when the call has
+/// taken the bytes, unless the call paused the body (its upstream window is closed): then it is owed until the
+/// call resumes. So a client can have at most `initial_stream_window` bytes per stream waiting in the proxy.
+/// Response: the call's pieces are queued here and nghttp2 pulls them as DATA within the client's windows; when
+/// the queue empties the call is told (`downstreamDrained`) and gives the upstream its window back.
+final class DownstreamHTTP2Stream: DownstreamResponder {
+    let id: Int32
+    /// The connection owns its streams and outlives them (it drops them when they close).
+    unowned let connection: DownstreamHTTP2Connection
+    var worker: WorkerContext { connection.worker }
+    private var exchange: (any DownstreamExchange)?
+    private var requestComplete = false
+    private var requestPaused = false
+    /// Stream window held back while the request body is paused.
+    private var owedWindow = 0
+    /// Response bytes waiting for nghttp2: `out[outHead...]`.
+    private var out: [UInt8] = []
+    private var outHead = 0
+    private var bodyEnded = false
+    private var trailers: [(String, String)]?
+    /// nghttp2 asked for body and got none: `resumeBody` is needed when more arrives.
+    private var bodyDeferred = false
+    private var isClosed = false
+
+    init(id: Int32, connection: DownstreamHTTP2Connection) {
+        self.id = id
+        self.connection = connection
+    }
+
+    private var session: HTTP2Session { connection.session }
+
+    // MARK: Request
+
+    func start(fields: [(String, String)], endStream: Bool) {
+        var method = "", path = "", authority: String?, connectProtocol: String?
+        var headers = HTTPHeaders()
+        for (name, value) in fields {
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case ":authority": authority = value
+            case ":protocol": connectProtocol = value
+            case ":scheme": break
+            default: headers.add(name: name, value: value)
+            }
+        }
+        if headers["host"] == nil, let authority { headers.add(name: "host", value: authority) }
+        if method == "CONNECT" {
+            // RFC 8441 extended CONNECT (WebSocket over HTTP/2).
+            startConnect(protocol: connectProtocol, path: path, headers: headers)
+            if endStream { requestEnded() }
+            return
+        }
+        let queryStart = path.firstIndex(of: "?") ?? path.endIndex
+        let head = HTTPRequestHead(method: method, target: path, path: String(path[..<queryStart]), versionMinor: 1,
+                                   headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
+        let listener = connection.listener
+        switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: true) {
+        case .preflight(let headers):
+            sendResponseHead(status: 204, headers: headers, endStream: true)
+        case .plainError(let status, let message, let extra):
+            worker.stats.httpLocalErrorsTotal.add(1)
+            let route = listener.routes.match(path: head.path, headers: head.headers)
+            let cors = CORSResponder.responseHeaders(origin: head.headers["origin"], policy: route?.cors ?? listener.config.cors)
+            sendLocalResponse(status: status, headers: [("content-type", "text/plain; charset=utf-8")] + extra + cors, body: message + "\n")
+        case .grpcLocalReply(let code, let message, let encoding, let cors):
+            worker.stats.recordStatus(code.rawValue)
+            let responseEncoding = GRPCWebContentType.responseEncoding(request: encoding, accept: head.headers["accept"])
+            let headers = [("content-type", GRPCWebContentType.responseContentType(responseEncoding))]
+                + GRPCHeaderTranslation.statusFields(code, message) + cors
+            sendResponseHead(status: 200, headers: headers, endStream: true)
+        case .grpcWeb(let route, let pool, let encoding, let fields, let cors):
+            worker.stats.grpcWebCallsTotal.add(1)
+            let call = GRPCWebCall(connection: self, head: head, fields: fields, route: route, pool: pool, requestEncoding: encoding, corsHeaders: cors)
+            exchange = call
+            call.start()
+        case .nativeGRPC(let route, let pool):
+            worker.stats.nativeGRPCCallsTotal.add(1)
+            let call = NativeGRPCCall(responder: self, head: head, route: route, pool: pool)
+            exchange = call
+            call.start()
+        case .nativeLocalReply(let code, let message):
+            worker.stats.recordStatus(code.rawValue)
+            sendResponseHead(status: 200, headers: [("content-type", "application/grpc")] + GRPCHeaderTranslation.statusFields(code, message),
+                             endStream: true)
+        }
+        if endStream { requestEnded() }
+    }
+
+    private func startConnect(protocol connectProtocol: String?, path: String, headers: HTTPHeaders) {
+        // WebSocket over HTTP/2 is answered once the WebSocket call runs on streams; until then a clear refusal.
+        sendLocalResponse(status: 501, headers: [("content-type", "text/plain; charset=utf-8")],
+                          body: "extended CONNECT (\(connectProtocol ?? "no :protocol")) is not supported on this listener\n")
+    }
+
+    private func sendLocalResponse(status: Int, headers: [(String, String)], body: String) {
+        sendResponseHead(status: status, headers: headers, endStream: false)
+        Array(body.utf8).withUnsafeBytes { sendResponseBody($0) }
+        endResponse(trailers: nil)
+    }
+
+    /// A DATA payload of this stream (the connection window already went back).
+    func requestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let exchange, !requestComplete else {
+            // Nobody takes these bytes. Once the response is complete the window is not given back either: a
+            // client that keeps uploading into a finished call stalls itself, not the proxy.
+            if exchange == nil && !isClosed && !responseComplete { session.consumeStream(id, bytes.count) }
+            return
+        }
+        exchange.requestBody(bytes)
+        if requestPaused {
+            owedWindow += bytes.count
+        } else if !isClosed {
+            session.consumeStream(id, bytes.count)
+        }
+    }
+
+    func requestEnded() {
+        guard !requestComplete else { return }
+        requestComplete = true
+        exchange?.requestEnd()
+    }
+
+    func pauseRequestBody() { requestPaused = true }
+
+    func resumeRequestBody() {
+        requestPaused = false
+        if owedWindow > 0 && !isClosed {
+            session.consumeStream(id, owedWindow)
+            owedWindow = 0
+            connection.scheduleFlush()
+        }
+    }
+
+    // MARK: Response
+
+    private var responseComplete = false
+
+    func sendResponseHead(status: Int, headers: [(String, String)], endStream: Bool) {
+        guard !isClosed else { return }
+        var h: [(String, String)] = [(":status", String(status))]
+        h.reserveCapacity(headers.count + 1)
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 §8.2.2).
+            switch lower {
+            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": continue
+            default: h.append((lower, value))
+            }
+        }
+        session.submitResponse(streamID: id, h, hasBody: !endStream)
+        if endStream { responseComplete = true }
+        connection.scheduleFlush()
+    }
+
+    func sendResponseBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, bytes.count > 0 else { return }
+        out.append(contentsOf: bytes)
+        resumeIfDeferred()
+    }
+
+    func endResponse(trailers: [(String, String)]?) {
+        guard !isClosed else { return }
+        bodyEnded = true
+        self.trailers = trailers.map { $0.map { ($0.0.lowercased(), $0.1) } }
+        resumeIfDeferred()
+    }
+
+    private func resumeIfDeferred() {
+        if bodyDeferred {
+            bodyDeferred = false
+            session.resumeBody(streamID: id)
+        }
+        connection.scheduleFlush()
+    }
+
+    /// The call ended inside a message: RST_STREAM(INTERNAL_ERROR), which every client reports as a failure.
+    func cutResponse() {
+        guard !isClosed else { return }
+        worker.stats.responsesAbortedMidMessageTotal.add(1)
+        session.resetStream(id, errorCode: HTTP2ErrorCode.internalError)
+        connection.scheduleFlush()
+    }
+
+    var hasQueuedResponseBytes: Bool { out.count > outHead }
+
+    /// nghttp2 pulls the next DATA payload (within the client's windows).
+    func readResponseBody(into buffer: UnsafeMutableRawBufferPointer) -> HTTP2BodyChunk {
+        let available = out.count - outHead
+        let n = min(available, buffer.count)
+        if n > 0 {
+            out.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + outHead, byteCount: n) }
+            outHead += n
+            if outHead == out.count {
+                // Keep a small buffer for the next message; release a large one.
+                if out.capacity > 64 * 1024 { out = [] } else { out.removeAll(keepingCapacity: true) }
+                outHead = 0
+                // The client's side took everything: the call may give its upstream window back. After this
+                // callback, not inside it (the call may queue more and resume this stream).
+                worker.loop.deferUntilEndOfIteration { [self] in exchange?.downstreamDrained() }
+            }
+        }
+        if out.count > outHead { return .bytes(n, end: false) }
+        guard bodyEnded else {
+            if n > 0 { return .bytes(n, end: false) }
+            bodyDeferred = true
+            return .deferred
+        }
+        responseComplete = true
+        if let trailers {
+            session.submitTrailers(streamID: id, trailers)
+            return .endBeforeTrailers(n)
+        }
+        return .bytes(n, end: true)
+    }
+
+    func exchangeFinished(_ exchange: any DownstreamExchange) {
+        guard self.exchange === exchange else { return }
+        self.exchange = nil
+    }
+
+    var forwardedClientCertificate: String? { connection.forwardedClientCertificate }
+
+    /// The stream closed (both ends done, reset by the client, or the connection went away).
+    func closed(errorCode: UInt32) {
+        guard !isClosed else { return }
+        isClosed = true
+        if let exchange {
+            self.exchange = nil
+            worker.stats.cancelledByClientTotal.add(1)
+            exchange.downstreamClosed()
+        }
+        out = []
+        outHead = 0
+    }
+}
