@@ -172,11 +172,13 @@ public final class HTTP2Session {
 
     // MARK: Input
 
-    /// Feeds received bytes. Returns nil, or nghttp2's reason when the session must end (a connection error:
-    /// nghttp2 has queued a GOAWAY to flush first).
-    public func receive(_ bytes: UnsafeRawBufferPointer) -> String? {
+    /// Feeds received bytes. Returns nil, or why the session must end (a connection error: nghttp2 has queued a
+    /// GOAWAY to flush first).
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> HTTP2ReceiveError? {
         let rc = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return rc < 0 ? String(cString: nghttp2_strerror(Int32(rc))) : nil
+        guard rc < 0 else { return nil }
+        return HTTP2ReceiveError(message: String(cString: nghttp2_strerror(Int32(rc))),
+                                 isFlood: rc == Int(NGHTTP2_ERR_FLOODED.rawValue))
     }
 
     // MARK: Output
@@ -321,6 +323,14 @@ public final class HTTP2Session {
             return Int(NGHTTP2_ERR_DEFERRED.rawValue)
         }
     }
+}
+
+/// Why received bytes ended a session.
+public struct HTTP2ReceiveError: Error, CustomStringConvertible {
+    public let message: String
+    /// The peer queued more SETTINGS/PING ACKs (or RST_STREAMs) than `maxOutboundAcks` without reading them.
+    public let isFlood: Bool
+    public var description: String { message }
 }
 
 /// An nghttp2 submit failure.

@@ -75,7 +75,7 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
         processing = false
         if let error {
             // nghttp2 queued a GOAWAY (PROTOCOL_ERROR, COMPRESSION_ERROR, FLOW_CONTROL_ERROR...): send it, then close.
-            worker.stats.http2ProtocolErrorsTotal.add(1)
+            if error.isFlood { worker.stats.http2FloodGoawaysTotal.add(1) } else { worker.stats.http2ProtocolErrorsTotal.add(1) }
             Log.debug("http2", "connection error: \(error)")
             endConnection()
             return
