@@ -268,9 +268,14 @@ public final class HTTP2Session {
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), lastStreamID, errorCode, &bytes, bytes.count)
     }
 
-    /// Ends the session with a GOAWAY for everything not yet processed (nghttp2 stops reading).
-    public func terminate(errorCode: UInt32) {
-        nghttp2_session_terminate_session(session, errorCode)
+    /// Ends the session with a GOAWAY (nghttp2 stops reading). `lastStreamID`: the highest stream the owner acted
+    /// on; nil = the last one nghttp2 processed.
+    public func terminate(errorCode: UInt32, lastStreamID: Int32? = nil) {
+        if let lastStreamID {
+            nghttp2_session_terminate_session2(session, lastStreamID, errorCode)
+        } else {
+            nghttp2_session_terminate_session(session, errorCode)
+        }
     }
 
     public func submitPing() {
