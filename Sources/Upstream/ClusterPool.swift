@@ -349,8 +349,10 @@ public final class ClusterPool {
     func connectionRefusedStream(_ c: HTTP2ClientConnection, _ stream: UpstreamStream) {
         stream.resetForRetry()
         // Retry on the next turn: nghttp2 is mid-callback on the refusing connection.
-        loop.deferUntilEndOfIteration { [weak self] in
-            guard let self, !stream.isFinished else { return }
+        // Strong captures here and in the ejection timer: a pool lives as long as its worker, and a weak
+        // reference would give it a side table (slow reference counting on every call through it).
+        loop.deferUntilEndOfIteration { [self] in
+            guard !stream.isFinished else { return }
             switch self.place(stream, allowTried: true) {
             case .placed: break
             case .overloaded(let why): stream.finish(.overloaded(why))
@@ -402,9 +404,9 @@ public final class ClusterPool {
         let until = ep.outlier.ejectedUntil
         ep.seenRecoveries = ep.shared.recoveryCount
         Log.warn("upstream", "cluster \(name): ejecting \(ep.address) for \(length) after \(streak) consecutive failures (last: \(why))")
-        _ = loop.scheduleTimer(after: length) { [weak self, weak ep] in
+        _ = loop.scheduleTimer(after: length) { [self, ep] in
             // Skipped when this ejection was lifted early (or replaced by a newer one).
-            guard let self, let ep, !ep.retired, ep.outlier.ejectedUntil == until else { return }
+            guard !ep.retired, ep.outlier.ejectedUntil == until else { return }
             Log.info("upstream", "cluster \(self.name): \(ep.address) is back from ejection")
             self.drainPending()
         }

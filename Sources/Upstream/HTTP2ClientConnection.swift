@@ -27,7 +27,9 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
     let loop: EventLoop
     let endpoint: String
     private(set) var state: State = .connecting
-    weak var owner: (any HTTP2ClientConnectionOwner)?
+    /// The endpoint that owns this connection. Strong (a weak reference would give every endpoint a side table);
+    /// the cycle is broken when the connection shuts down.
+    var owner: (any HTTP2ClientConnectionOwner)?
     private var tcp: TCPConnection?
     /// The nghttp2 driver (shared with the downstream server role); nil once closed.
     private var session: HTTP2Session?
@@ -290,6 +292,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
             }
         }
         owner?.connectionClosed(self, failedWaiting: retryable, reason: why, connectFailed: connectFailed || neverSpoke)
+        owner = nil
     }
 
     // MARK: Keepalive

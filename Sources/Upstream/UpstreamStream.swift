@@ -56,7 +56,9 @@ public final class UpstreamStream {
     var connection: HTTP2ClientConnection?
     var pool: ClusterPool?
     /// The endpoint of the current attempt, and every endpoint tried so far: retries go elsewhere when they can.
-    weak var endpoint: PoolEndpoint?
+    /// Strong: an endpoint holds no streams (its connections do), so there is no cycle, and a weak reference would
+    /// give every endpoint a side table.
+    var endpoint: PoolEndpoint?
     var triedEndpoints: [ObjectIdentifier] = []
     /// A health-check call: kept out of passive outlier detection.
     var isProbe = false

@@ -12,7 +12,8 @@ import Transport
 /// client that pipelines and never reads holds at most that much (plus one call's stream window).
 final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnection {
     let tcp: TCPConnection
-    unowned let worker: WorkerContext
+    /// The worker outlives its connections: unowned(unsafe), no reference counting on each access.
+    unowned(unsafe) let worker: WorkerContext
     let listener: ListenerContext
     private var parser: HTTP1RequestParser
     private let limits: DownstreamLimits

@@ -15,7 +15,8 @@ import Transport
 /// `limits.output_buffer_limit`, above which the connection stops reading until it drains.
 final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelegate, DownstreamConnection {
     let tcp: TCPConnection
-    unowned let worker: WorkerContext
+    /// The worker outlives its connections: unowned(unsafe), no reference counting on each access.
+    unowned(unsafe) let worker: WorkerContext
     let listener: ListenerContext
     let limits: HTTP2Limits
     private(set) var session: HTTP2Session!

@@ -13,9 +13,11 @@ import HTTP2
 /// the queue empties the call is told (`downstreamDrained`) and gives the upstream its window back.
 final class DownstreamHTTP2Stream: DownstreamResponder {
     let id: Int32
-    /// The connection owns its streams and outlives them (it drops them when they close).
+    /// The connection owns its streams; a call may hold its stream a little longer, so the connection is touched
+    /// only while the stream is open (checked unowned: a mistake traps instead of reading freed memory).
     unowned let connection: DownstreamHTTP2Connection
-    var worker: WorkerContext { connection.worker }
+    /// The worker outlives every connection and stream.
+    unowned(unsafe) let worker: WorkerContext
     private var exchange: (any DownstreamExchange)?
     private var requestComplete = false
     private var requestPaused = false
@@ -37,6 +39,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     init(id: Int32, connection: DownstreamHTTP2Connection) {
         self.id = id
         self.connection = connection
+        self.worker = connection.worker
     }
 
     private var session: HTTP2Session { connection.session }

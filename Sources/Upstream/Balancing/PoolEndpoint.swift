@@ -7,7 +7,9 @@ import Transport
 /// It is the owner of its connections, so connection events arrive already tagged with their endpoint.
 final class PoolEndpoint: HTTP2ClientConnectionOwner {
     let shared: SharedEndpoint
-    weak var pool: ClusterPool?
+    /// The pool owns its endpoints and lives as long as the worker: unowned(unsafe), since a weak reference would
+    /// give the pool a side table and every retain of it on the call path the slow route.
+    unowned(unsafe) var pool: ClusterPool?
     var connections: [HTTP2ClientConnection] = []
     var backoff = ConnectBackoff()
     var outlier = OutlierState()

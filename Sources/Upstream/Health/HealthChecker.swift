@@ -20,7 +20,8 @@ final class HealthChecker {
         init(endpoint: PoolEndpoint) { self.endpoint = endpoint }
     }
 
-    private weak var pool: ClusterPool?
+    /// The pool owns its checker (see PoolEndpoint.pool on why not weak).
+    private unowned(unsafe) var pool: ClusterPool?
     private let loop: EventLoop
     private let config: HealthCheckConfig
     private var targets: [ObjectIdentifier: Target] = [:]
