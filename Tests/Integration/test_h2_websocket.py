@@ -8,6 +8,7 @@ Every call goes through the proxy to the real grpcio upstream.
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 import struct
@@ -77,6 +78,11 @@ class H2Client:
         self.streams: dict[int, StreamState] = {}
         self.remote_settings: dict[int, int] = {}
         self.terminated: h2.events.ConnectionTerminated | None = None
+        # The h2 package treats a received GOAWAY as the end of the connection (it then refuses every frame, both
+        # ways), whereas the streams the GOAWAY names as processed go on (RFC 9113 §6.8). In raw mode the frames
+        # are parsed here instead: DATA, RST_STREAM and GOAWAY, enough for a stream that runs through a drain.
+        self.raw_mode = False
+        self._raw = bytearray()
         self.flush()
 
     def flush(self) -> None:
@@ -136,8 +142,34 @@ class H2Client:
                 continue
             if not chunk:
                 raise ConnectionError(f"proxy closed the connection while waiting for {what}")
+            if self.raw_mode:
+                self._raw += chunk
+                self._parse_raw()
+                continue
             self._handle(self.conn.receive_data(chunk))
             self.flush()
+
+    def _parse_raw(self) -> None:
+        while len(self._raw) >= 9:
+            length = int.from_bytes(self._raw[:3], "big")
+            if len(self._raw) < 9 + length:
+                return
+            ftype, flags = self._raw[3], self._raw[4]
+            sid = int.from_bytes(self._raw[5:9], "big") & 0x7FFFFFFF
+            body = bytes(self._raw[9:9 + length])
+            del self._raw[:9 + length]
+            if ftype == 0x0:  # DATA (nghttp2 does not pad)
+                assert not flags & 0x8, "padded DATA"
+                self.streams[sid].data += body
+                self.streams[sid].ended |= bool(flags & 0x1)
+            elif ftype == 0x3:  # RST_STREAM
+                self.streams[sid].reset = int.from_bytes(body[:4], "big")
+            elif ftype == 0x7:  # GOAWAY
+                self.terminated = h2.events.ConnectionTerminated()
+                self.terminated.last_stream_id = int.from_bytes(body[:4], "big") & 0x7FFFFFFF
+                self.terminated.error_code = int.from_bytes(body[4:8], "big")
+            elif ftype == 0x1:
+                raise AssertionError(f"HEADERS on stream {sid} in raw mode")
 
     def _handle(self, events) -> None:
         for e in events:
@@ -163,6 +195,12 @@ class H2Client:
                 self.streams[e.stream_id].reset = e.error_code
             elif isinstance(e, h2.events.ConnectionTerminated):
                 self.terminated = e
+
+    def send_raw_data_frame(self, sid: int, payload: bytes, *, end_stream: bool) -> None:
+        """A DATA frame written by hand: the h2 package sends nothing once it has received a GOAWAY, although
+        the streams the GOAWAY names as processed go on (RFC 9113 §6.8)."""
+        header = struct.pack(">I", len(payload))[1:] + bytes([0x0, 0x1 if end_stream else 0]) + struct.pack(">I", sid)
+        self.sock.sendall(header + payload)
 
     def read_for(self, seconds: float) -> None:
         """Keeps reading (and acknowledging what the streams that read take) for `seconds`."""
@@ -537,3 +575,47 @@ def test_slow_upstream_holds_back_the_stream_window(start_proxy, upstream):
         result = call.finish(timeout_s=30)
         assert_ok(result)
         assert result.messages == [b"count=%d bytes=%d" % (sent + 3, (sent + 3) * len(message))]
+
+
+def test_sigterm_goaway_lets_the_websocket_stream_finish(start_proxy):
+    """Drain as over HTTP/1.1: the call in flight keeps running (GOAWAY NO_ERROR names its stream as processed),
+    ends normally, and once the stream is done the connection closes and the process exits within drain_timeout."""
+    p = start_proxy(top_extra={"drain_timeout": "5s"})
+    with H2Client(p.port) as c:
+        call = H2GrpcWs(c, "/test.Echo/ServerStream", metadata={"x-stream-count": "4", "x-stream-interval-ms": "400"})
+        call.send(b"drain")
+        call.half_close()
+        assert len(call.recv_messages(1)) == 1  # the stream is under way
+        c.raw_mode = True  # the h2 package gives up at the GOAWAY (see H2Client)
+        t_sig = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        c.pump(lambda: c.terminated is not None, 5, what="GOAWAY")
+        assert c.terminated.error_code == 0 and c.terminated.last_stream_id >= call.sid, c.terminated
+        result = call.finish()
+        assert_ok(result)
+        assert len(result.messages) == 4, result.messages
+        # The stream ended by us too (close frame + END_STREAM), the connection closes before drain_timeout.
+        c.send_raw_data_frame(call.sid, client_frame(OP_CLOSE, struct.pack(">H", 1000)), end_stream=True)
+        with pytest.raises(ConnectionError):
+            c.read_for(3)
+        closed_after = time.monotonic() - t_sig
+        assert closed_after < 4, f"connection closed {closed_after:.1f}s after SIGTERM, not when its stream ended"
+    rc = p.stop(timeout=6)
+    assert rc == 0, f"exit code {rc}"
+    assert time.monotonic() - t_sig <= 5.0 + 1.5
+
+
+def test_client_that_never_ends_its_side_is_reset_after_the_close(proxy):
+    """Over HTTP/1.1 the proxy closes the socket after its close frame; over HTTP/2 it ends its side and gives the
+    client a grace (5 s) to end its own, then RST_STREAM(NO_ERROR): a silent client cannot hold the stream."""
+    with H2Client(proxy.port) as c:
+        call = H2GrpcWs(c, UNARY)
+        call.send(b"bye")
+        call.half_close()
+        result = call.finish()
+        assert_ok(result)
+        ended_at = time.monotonic()
+        c.pump(lambda: call.state.reset is not None, 10, what="RST_STREAM after the grace")
+        waited = time.monotonic() - ended_at
+        assert call.state.reset == 0, call.state
+        assert 4.0 <= waited <= 8.0, f"reset {waited:.1f}s after the close"
