@@ -99,21 +99,12 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             return
         }
         // The WebSocket call runs on this stream; refusals are answered on it as plain HTTP errors.
-        self.head = head
-        let transport = HTTP2WebSocketTransport(stream: self, connectProtocol: connectProtocol)
-        if transport.start(head: head) { exchange = transport }
+        let transport = HTTP2WebSocketTransport(stream: self, head: head, connectProtocol: connectProtocol)
+        if transport.start() { exchange = transport }
     }
 
-    /// The head of a WebSocket stream, for the CORS fields of a refusal.
-    private var head: HTTPRequestHead?
-
-    /// A plain HTTP error (with the route's CORS fields); the response ends the stream.
-    func sendPlainError(_ status: Int, _ message: String, extra: [(String, String)] = []) {
-        guard let head else { return }
-        sendPlainError(status, message, extra: extra, head: head)
-    }
-
-    private func sendPlainError(_ status: Int, _ message: String, extra: [(String, String)], head: HTTPRequestHead) {
+    /// A plain HTTP error for `head` (with the route's CORS fields); the response ends the stream.
+    func sendPlainError(_ status: Int, _ message: String, extra: [(String, String)], head: HTTPRequestHead) {
         worker.stats.httpLocalErrorsTotal.add(1)
         let listener = connection.listener
         let route = listener.routes.match(path: head.path, headers: head.headers)

@@ -14,18 +14,24 @@ final class HTTP2WebSocketTransport: WebSocketTransport, DownstreamExchange {
     private let stream: DownstreamHTTP2Stream
     /// Strong until the call is done with the stream (finish, abort, stream closed); the call holds this transport.
     private var call: WebSocketCall?
+    private let head: HTTPRequestHead
     private let connectProtocol: String?
 
-    init(stream: DownstreamHTTP2Stream, connectProtocol: String?) {
+    let worker: WorkerContext
+    let listener: ListenerContext
+
+    init(stream: DownstreamHTTP2Stream, head: HTTPRequestHead, connectProtocol: String?) {
         self.stream = stream
+        self.head = head
         self.connectProtocol = connectProtocol
+        // Kept here: the call and this transport may outlive the connection (the stream's owner) while the upstream
+        // finishes; every stream method they use checks that the stream is still open first.
+        worker = stream.worker
+        listener = stream.connection.listener
     }
 
-    var worker: WorkerContext { stream.worker }
-    var listener: ListenerContext { stream.connection.listener }
-
     /// Runs the handshake; true when the call was accepted (the stream then feeds this transport).
-    func start(head: HTTPRequestHead) -> Bool {
+    func start() -> Bool {
         let call = WebSocketCall(transport: self, head: head)
         guard call.start() != nil else { return false }
         self.call = call
@@ -45,7 +51,7 @@ final class HTTP2WebSocketTransport: WebSocketTransport, DownstreamExchange {
     }
 
     func refuseHandshake(status: Int, message: String, extra: [(String, String)]) {
-        stream.sendPlainError(status, message, extra: extra)
+        stream.sendPlainError(status, message, extra: extra, head: head)
     }
 
     func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { stream.sendResponseBody($0) } }
