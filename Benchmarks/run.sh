@@ -47,6 +47,7 @@ if ! envoy="$(envoy_bin)" || [[ ! -x "$envoy" ]]; then
     envoy="$(envoy_bin)"
 fi
 "$python" -c 'import websockets.asyncio.client' 2>/dev/null || "$python" -m pip install -q 'websockets>=13'
+"$python" -c 'import h2.connection' 2>/dev/null || "$python" -m pip install -q 'h2>=4'
 
 # --- 2. builds ------------------------------------------------------------------------------
 bash "$bench_dir/scripts/build_native.sh" "$work"

@@ -5,9 +5,10 @@
 Run through Benchmarks/run.sh, which installs and builds everything and pins this process to
 core 1 (the load generators inherit that; proxies are started on core 0). Environment knobs for
 quick runs while developing: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_IDLE (5000),
-BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws,tls_unary,tls_handshakes,tls_idle).
-The TLS rows measure a second process of each proxy whose listener terminates TLS with a
-certificate made here (tls.py).
+BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws,h2_grpcweb,h2_native,
+tls_unary,tls_handshakes,tls_idle); BENCH_PERF=ours records perf profiles (perfrecord.py).
+The h2 rows reach the plain processes' ports with h2c prior knowledge. The TLS rows measure a
+second process of each proxy whose listener terminates TLS with a certificate made here (tls.py).
 """
 import argparse
 import json
@@ -16,6 +17,7 @@ import platform
 import sys
 import time
 
+import perfrecord
 import report
 import scenarios
 import targets
@@ -87,8 +89,10 @@ def main() -> int:
 
         warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
         for target in all_targets:
-            if target.usable():
-                measure_safely("unary64", target, warm)  # warm caches, pools and upstream connections
+            # Warm caches, pools and upstream connections, and the h2 code paths when measured.
+            for scenario in ["unary64"] + [s for s in ("h2_grpcweb", "h2_native") if s in chosen]:
+                if target.usable() and target.name not in scenarios.NOT_APPLICABLE.get(scenario, set()):
+                    measure_safely(scenario, target, warm)
         for target in tls_targets.values():
             if target.usable():
                 measure_safely("tls_unary", target, warm)
@@ -99,7 +103,9 @@ def main() -> int:
             for scenario in per_round:
                 for target in order:
                     if target.name in raw[scenario]:
-                        result = measure_safely(scenario, measured(scenario, target), settings)
+                        column = measured(scenario, target)
+                        with perfrecord.recorded(column, scenario, f"r{round_index + 1}", args.work):
+                            result = measure_safely(scenario, column, settings)
                         raw[scenario][target.name].append(result)
                         log(f"round {round_index + 1}/{rounds} {scenario:<14} {target.name:<6} {brief(result)}")
 

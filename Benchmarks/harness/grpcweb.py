@@ -116,6 +116,16 @@ def _trailer_block(body: bytes) -> bytes:
     return b""
 
 
+def trailer_fields(body: bytes) -> dict[str, str]:
+    """The fields of a gRPC-Web body's trailer frame, names lowercased ({} without one)."""
+    fields = {}
+    for line in _trailer_block(body).decode("latin-1").split("\r\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            fields[name.strip().lower()] = value.strip()
+    return fields
+
+
 def sanity_check(port: int, tls_context=None, timeout: float = 5.0) -> None:
     """One unary call through a proxy (over TLS with an ssl.SSLContext); raises unless it answers
     200 with grpc-status 0."""

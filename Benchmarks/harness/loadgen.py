@@ -1,6 +1,7 @@
 """Runs the load generators and turns their output into plain numbers.
 
-direct (native gRPC over h2c): h2load, latencies from its per-request log.
+direct (native gRPC over h2c): h2load, latencies from its per-request log; the same for the h2
+rows through the proxies (gRPC-Web or native gRPC over h2c).
 proxies (gRPC-Web over HTTP/1.1, or HTTPS for the TLS rows): wrk with lua/grpcweb_unary.lua,
 which checks every reply's grpc-status; the C++ stream_sink for server streaming.
 Every generator inherits the harness's pinning to core 1.
@@ -69,15 +70,32 @@ def wrk_unary(port: int, connections: int, seconds: float, mode: str, tls: bool 
             "socket_errors": r["socket_errors"]}
 
 
-def h2load_unary(port: int, connections: int, seconds: float, work: str) -> dict:
-    """Native gRPC unary calls straight to the upstream."""
+# h2load request headers: gRPC-Web (as a browser on HTTP/2 sends it, Origin included so both
+# proxies do their CORS work) and native gRPC.
+GRPC_WEB_HEADERS = ["content-type: application/grpc-web+proto", "x-grpc-web: 1", "origin: http://bench.example"]
+NATIVE_HEADERS = ["content-type: application/grpc", "te: trailers"]
+
+
+def h2load_unary(port: int, connections: int, seconds: float, work: str, streams: int = 1,
+                 grpc_web: bool = False, reply_body: int | None = None) -> dict:
+    """Unary Echo calls over cleartext HTTP/2 (prior knowledge): native gRPC (straight to the
+    upstream, or through a proxy) or gRPC-Web through a proxy; `streams` concurrent calls per
+    connection.
+
+    h2load counts non-2xx statuses and failed streams but cannot read a grpc-status. With
+    `reply_body` (the body size of an OK reply, from the sanity call) the DATA bytes it received
+    must cover that many bytes per finished call: an error reply has no message frame (a
+    trailers-only one no body at all), so a shortfall counts as that many failed calls
+    (`short_replies`).
+    """
     body = os.path.join(work, "echo_request.bin")
     log = os.path.join(work, "h2load_requests.log")
     with open(body, "wb") as f:
         f.write(grpcweb.frame(grpcweb.ECHO_MESSAGE))
-    out = _run(["h2load", "-t1", f"-c{connections}", "-m1", f"-D{seconds:g}", "-d", body,
-                "-H", "content-type: application/grpc", "-H", "te: trailers", "--log-file", log,
-                f"http://127.0.0.1:{port}{grpcweb.ECHO_PATH}"], timeout=seconds + 30)
+    headers = [arg for h in (GRPC_WEB_HEADERS if grpc_web else NATIVE_HEADERS) for arg in ("-H", h)]
+    out = _run(["h2load", "-t1", f"-c{connections}", f"-m{streams}", f"-D{seconds:g}", "-d", body]
+               + headers + ["--log-file", log, f"http://127.0.0.1:{port}{grpcweb.ECHO_PATH}"],
+               timeout=seconds + 30)
     latencies = []
     non_200 = 0
     with open(log) as f:
@@ -90,15 +108,21 @@ def h2load_unary(port: int, connections: int, seconds: float, work: str) -> dict
             else:
                 latencies.append(int(fields[2]))
     os.remove(log)
-    counts = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+    counts = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
                        r"(\d+) errored, (\d+) timeout", out)
-    if not counts or not latencies:
+    data = re.search(r"traffic: .* total, .* headers .*, .*\((\d+)\) data", out)
+    if not counts or not data or not latencies:
         raise MeasureError(f"h2load gave no results: {out[-300:]}")
     latencies.sort()
-    failed = int(counts.group(2)) + int(counts.group(3)) + int(counts.group(4))
+    failed = int(counts.group(3)) + int(counts.group(4)) + int(counts.group(5))
+    short = 0
+    if reply_body:
+        # Calls still open when the time is up may have received part of a reply (counted in the
+        # bytes, not in "done"), so only a shortfall is an error, never a surplus.
+        short = max(0, int(counts.group(1)) - int(data.group(1)) // reply_body)
     return {"calls": len(latencies), "calls_per_s": len(latencies) / seconds,
             "p50_us": percentile(latencies, 50), "p99_us": percentile(latencies, 99),
-            "errors": non_200 + failed, "socket_errors": 0}
+            "errors": non_200 + failed + short, "short_replies": short, "socket_errors": 0}
 
 
 def sink_stream(sink: str, port: int, total: int, message: int) -> dict:

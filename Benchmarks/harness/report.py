@@ -7,7 +7,7 @@ import scenarios
 TARGETS = ["direct", "envoy", "ours"]
 
 # Error counters are summed over rounds; every other number is a median over rounds.
-SUMMED = {"errors", "socket_errors", "resumed"}
+SUMMED = {"errors", "socket_errors", "resumed", "short_replies"}
 
 
 def _ms(v):
@@ -33,6 +33,19 @@ def _f1(v):
 def _f2(v):
     return f"{v:.2f}"
 
+
+# The two h2 rows (gRPC-Web and native gRPC, both measured with h2load).
+H2_ROWS = [
+    ("calls/s", "calls_per_s", _int, True),
+    ("p50 latency (ms)", "p50_us", _ms, True),
+    ("p99 latency (ms)", "p99_us", _ms, True),
+    ("proxy CPU per 1,000 calls (ms)", "cpu_ms_per_1k", _f1, True),
+    ("proxy core busy", "proxy_busy", _pct, False),
+    ("client core busy (upstream + h2load)", "client_core_busy", _pct, False),
+    ("  of which the upstream", "upstream_busy", _pct, False),
+    ("proxy RSS after (MiB)", "rss_mib", _f1, True),
+    ("non-OK calls (sum)", "errors", _int, False),
+]
 
 # (scenario, title, [(label, metric, formatter, show_ratio)])
 ROWS = [
@@ -93,6 +106,8 @@ ROWS = [
         ("  of which the ws client", "ws_client_busy", _pct, False),
         ("failed calls (sum)", "errors", _int, False),
     ]),
+    ("h2_grpcweb", "h2c: gRPC-Web unary 16 B, {h2_streams} streams over {h2_connections} conns", H2_ROWS),
+    ("h2_native", "h2c: native gRPC unary 16 B, {h2_streams} streams over {h2_connections} conns", H2_ROWS),
     ("tls_unary", "TLS: unary 16 B, 64 keep-alive conns", [
         ("calls/s", "calls_per_s", _int, True),
         ("p50 latency (ms)", "p50_us", _ms, True),
@@ -176,7 +191,9 @@ def table(summary: dict, settings) -> str:
         if scenario not in summary:
             continue
         lines.append(title.format(idle_connections=f"{settings.idle_connections:,}",
-                                  handshake_connections=settings.handshake_connections))
+                                  handshake_connections=settings.handshake_connections,
+                                  h2_streams=settings.h2_connections * settings.h2_streams,
+                                  h2_connections=settings.h2_connections))
         for label, metric, fmt, ratio in rows:
             cells = [_cell(summary, scenario, t, metric, fmt) for t in TARGETS]
             ratio_text = ""

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import grpcweb
+import h2client
 import idle
 import loadgen
 import procstat
@@ -30,12 +31,16 @@ class Settings:
     idle_connections: int = 5000
     ws_connections: int = 64
     handshake_connections: int = 16
+    h2_connections: int = 4
+    h2_streams: int = 16  # concurrent calls per h2 connection
 
 
 # Scenario names in report order, with the targets each one does not apply to.
-ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws", "tls_unary", "tls_handshakes", "tls_idle"]
+ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws", "h2_grpcweb", "h2_native",
+         "tls_unary", "tls_handshakes", "tls_idle"]
 NOT_APPLICABLE = {
     "text64": {"direct"},   # gRPC-Web text mode only exists in front of a proxy
+    "h2_grpcweb": {"direct"},  # likewise gRPC-Web (h2_native has direct: the same load, no proxy)
     "idle": {"direct"},     # measures proxy memory
     "ws": {"direct", "envoy"},  # Envoy has no grpc-websockets
     # The upstream speaks h2c only; the TLS rows compare the proxies' TLS termination.
@@ -67,6 +72,16 @@ def _with_cpu(target: Target, settings: Settings, measure) -> tuple[dict, float,
     return result, cpu, wall
 
 
+def _per_call(target: Target, result: dict, cpu: float, wall: float) -> dict:
+    """Adds the proxy's CPU per 1,000 calls, its busy share and its RSS (nothing for direct)."""
+    if target.pid:
+        calls = max(result["calls"], 1)
+        result["cpu_ms_per_1k"] = cpu * 1e6 / calls
+        result["proxy_busy"] = cpu / wall
+        result["rss_mib"] = procstat.rss_bytes(target.pid) / (1 << 20)
+    return result
+
+
 def unary(target: Target, settings: Settings, connections: int, mode: str = "binary") -> dict:
     if target.name == "direct":
         def measure():
@@ -74,13 +89,22 @@ def unary(target: Target, settings: Settings, connections: int, mode: str = "bin
     else:
         def measure():
             return loadgen.wrk_unary(target.port, connections, settings.seconds, mode, tls=target.tls)
-    result, cpu, wall = _with_cpu(target, settings, measure)
-    if target.pid:
-        calls = max(result["calls"], 1)
-        result["cpu_ms_per_1k"] = cpu * 1e6 / calls
-        result["proxy_busy"] = cpu / wall
-        result["rss_mib"] = procstat.rss_bytes(target.pid) / (1 << 20)
-    return result
+    return _per_call(target, *_with_cpu(target, settings, measure))
+
+
+def h2_unary(target: Target, settings: Settings, grpc_web: bool) -> dict:
+    """Unary calls over h2c with prior knowledge, many streams per connection: gRPC-Web through a
+    proxy, or native gRPC through a proxy (pass-through) or straight to the upstream (direct).
+
+    One call with the Python h2 package first checks what h2load cannot (grpc-status, the echoed
+    message) and gives the OK reply's body size, which h2load's byte count must then cover.
+    """
+    reply_body = h2client.check_echo(target.port, grpc_web)
+
+    def measure():
+        return loadgen.h2load_unary(target.port, settings.h2_connections, settings.seconds, settings.work,
+                                    streams=settings.h2_streams, grpc_web=grpc_web, reply_body=reply_body)
+    return _per_call(target, *_with_cpu(target, settings, measure))
 
 
 def handshakes(target: Target, settings: Settings, connections: int) -> dict:
@@ -172,6 +196,10 @@ def run(name: str, target: Target, settings: Settings) -> dict:
         return idle_memory(target, settings)
     if name == "ws":
         return websocket_pingpong(target, settings)
+    if name == "h2_grpcweb":
+        return h2_unary(target, settings, grpc_web=True)
+    if name == "h2_native":
+        return h2_unary(target, settings, grpc_web=False)
     if name == "tls_unary":
         return unary(target, settings, 64)
     if name == "tls_handshakes":

@@ -130,6 +130,9 @@ def envoy_tls_socket(cert: str, key: str) -> str:
 def envoy_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None) -> str:
     # Follows Envoy's own benchmarking advice (docs "how_to_benchmark_envoy"): no request ids,
     # no dynamic stats, circuit breakers out of the way; the route timeout is off for streams.
+    # codec_type AUTO also serves h2c with prior knowledge (the h2 rows). Native gRPC
+    # (application/grpc) takes the same route: grpc_web passes it untouched, cors does nothing
+    # without an Origin, so only the router works on it, as our pass-through does.
     transport_socket = envoy_tls_socket(*tls_files) if tls_files else ""
     return f"""\
 admin:

@@ -99,7 +99,9 @@ public final class HTTP2Session {
     public enum Role { case client, server }
 
     private var session: OpaquePointer?
-    public unowned let delegate: any HTTP2SessionDelegate
+    /// The owner of this session (it holds the session, so it outlives every callback): `unowned(unsafe)`, as a
+    /// checked reference would cost reference counting on every header field.
+    public unowned(unsafe) let delegate: any HTTP2SessionDelegate
     public let role: Role
     private var flushing = false
     private var flushAgain = false
@@ -172,11 +174,13 @@ public final class HTTP2Session {
 
     // MARK: Input
 
-    /// Feeds received bytes. Returns nil, or nghttp2's reason when the session must end (a connection error:
-    /// nghttp2 has queued a GOAWAY to flush first).
-    public func receive(_ bytes: UnsafeRawBufferPointer) -> String? {
+    /// Feeds received bytes. Returns nil, or why the session must end (a connection error: nghttp2 has queued a
+    /// GOAWAY to flush first).
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> HTTP2ReceiveError? {
         let rc = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return rc < 0 ? String(cString: nghttp2_strerror(Int32(rc))) : nil
+        guard rc < 0 else { return nil }
+        return HTTP2ReceiveError(message: String(cString: nghttp2_strerror(Int32(rc))),
+                                 isFlood: rc == Int(NGHTTP2_ERR_FLOODED.rawValue))
     }
 
     // MARK: Output
@@ -264,9 +268,14 @@ public final class HTTP2Session {
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), lastStreamID, errorCode, &bytes, bytes.count)
     }
 
-    /// Ends the session with a GOAWAY for everything not yet processed (nghttp2 stops reading).
-    public func terminate(errorCode: UInt32) {
-        nghttp2_session_terminate_session(session, errorCode)
+    /// Ends the session with a GOAWAY (nghttp2 stops reading). `lastStreamID`: the highest stream the owner acted
+    /// on; nil = the last one nghttp2 processed.
+    public func terminate(errorCode: UInt32, lastStreamID: Int32? = nil) {
+        if let lastStreamID {
+            nghttp2_session_terminate_session2(session, lastStreamID, errorCode)
+        } else {
+            nghttp2_session_terminate_session(session, errorCode)
+        }
     }
 
     public func submitPing() {
@@ -323,6 +332,14 @@ public final class HTTP2Session {
     }
 }
 
+/// Why received bytes ended a session.
+public struct HTTP2ReceiveError: Error, CustomStringConvertible {
+    public let message: String
+    /// The peer queued more SETTINGS/PING ACKs (or RST_STREAMs) than `maxOutboundAcks` without reading them.
+    public let isFlood: Bool
+    public var description: String { message }
+}
+
 /// An nghttp2 submit failure.
 public struct HTTP2SubmitError: Error, CustomStringConvertible {
     public let code: Int32
@@ -331,8 +348,10 @@ public struct HTTP2SubmitError: Error, CustomStringConvertible {
 
 // MARK: - C trampolines: no captures; user_data is the unretained session.
 
-private func session(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
-    Unmanaged<HTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
+/// The session's delegate for a callback, without retaining either (the session is alive: nghttp2 is inside one of
+/// its calls).
+private func delegate(_ userData: UnsafeMutableRawPointer?) -> any HTTP2SessionDelegate {
+    Unmanaged<HTTP2Session>.fromOpaque(userData!)._withUnsafeGuaranteedRef { $0.delegate }
 }
 
 private func frameInfo(_ frame: UnsafePointer<nghttp2_frame>) -> HTTP2Frame {
@@ -356,13 +375,13 @@ private func frameInfo(_ frame: UnsafePointer<nghttp2_frame>) -> HTTP2Frame {
 
 private let onBeginHeadersCallback: nghttp2_on_begin_headers_callback = { _, frame, userData in
     guard let frame else { return 0 }
-    session(userData).delegate.sessionDidBeginHeaders(streamID: frame.pointee.hd.stream_id)
+    delegate(userData).sessionDidBeginHeaders(streamID: frame.pointee.hd.stream_id)
     return 0
 }
 
 private let onHeaderCallback: nghttp2_on_header_callback = { _, frame, name, namelen, value, valuelen, _, userData in
     guard let frame, let name, let value else { return 0 }
-    let accepted = session(userData).delegate.sessionDidReceiveHeader(
+    let accepted = delegate(userData).sessionDidReceiveHeader(
         streamID: frame.pointee.hd.stream_id, name: UnsafeBufferPointer(start: name, count: namelen),
         value: UnsafeBufferPointer(start: value, count: valuelen))
     // TEMPORAL_CALLBACK_FAILURE: nghttp2 resets the stream (INTERNAL_ERROR) and skips the rest of the block.
@@ -371,27 +390,29 @@ private let onHeaderCallback: nghttp2_on_header_callback = { _, frame, name, nam
 
 private let onFrameRecvCallback: nghttp2_on_frame_recv_callback = { _, frame, userData in
     guard let frame else { return 0 }
-    session(userData).delegate.sessionDidReceiveFrame(frameInfo(frame))
+    delegate(userData).sessionDidReceiveFrame(frameInfo(frame))
     return 0
 }
 
 private let onInvalidFrameRecvCallback: nghttp2_on_invalid_frame_recv_callback = { _, frame, error, userData in
     guard let frame else { return 0 }
-    session(userData).delegate.sessionDidReceiveInvalidFrame(frameInfo(frame), error: error)
+    delegate(userData).sessionDidReceiveInvalidFrame(frameInfo(frame), error: error)
     return 0
 }
 
 private let onDataChunkRecvCallback: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, len, userData in
-    session(userData).delegate.sessionDidReceiveData(streamID: streamID, UnsafeRawBufferPointer(start: data, count: len))
+    delegate(userData).sessionDidReceiveData(streamID: streamID, UnsafeRawBufferPointer(start: data, count: len))
     return 0
 }
 
 private let onStreamCloseCallback: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
-    session(userData).delegate.sessionDidCloseStream(streamID: streamID, errorCode: errorCode)
+    delegate(userData).sessionDidCloseStream(streamID: streamID, errorCode: errorCode)
     return 0
 }
 
 private let dataReadCallback: nghttp2_data_source_read_callback = { _, streamID, buf, length, flags, _, userData in
     guard let buf, let flags else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
-    return session(userData).readBody(streamID: streamID, into: buf, length: length, flags: flags)
+    return Unmanaged<HTTP2Session>.fromOpaque(userData!)._withUnsafeGuaranteedRef {
+        $0.readBody(streamID: streamID, into: buf, length: length, flags: flags)
+    }
 }

@@ -15,6 +15,8 @@ public struct HeaderBlock {
     public mutating func begin(_ id: Int32) {
         streamID = id
         fields = []
+        // gRPC requests and responses carry 5 to 15 fields: one allocation instead of four growth steps.
+        fields.reserveCapacity(16)
         bytes = 0
         overflowed = false
     }

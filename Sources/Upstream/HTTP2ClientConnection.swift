@@ -75,8 +75,9 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
         tcp = try TCPConnection.connect(loop: loop, to: address, readBuffer: readBuffer, delegate: self, tls: tls)
         createSession(settings: settings)
         // Covers the TCP connect and the TLS handshake.
-        connectTimer = loop.scheduleTimer(after: settings.connectTimeout) { [weak self] in
-            guard let self else { return }
+        // Strong captures in this connection's timers: each is cancelled by `shutdown`, and a weak reference would
+        // give the connection a side table and slower reference counting on every call it carries.
+        connectTimer = loop.scheduleTimer(after: settings.connectTimeout) { [self] in
             var what = "connect timeout"
             if self.tcp?.isTLSHandshaking == true {
                 what = "TLS handshake timeout"
@@ -295,7 +296,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
 
     private func scheduleKeepalive() {
         guard keepaliveInterval > .zero else { return }
-        pingTimer = loop.scheduleTimer(after: keepaliveInterval) { [weak self] in self?.keepaliveTick() }
+        pingTimer = loop.scheduleTimer(after: keepaliveInterval) { [self] in keepaliveTick() }
     }
 
     private func keepaliveTick() {
@@ -304,8 +305,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
         if idleFor >= UInt64(keepaliveInterval.nanoseconds) {
             session.submitPing()
             flush()
-            pingAckTimer = loop.scheduleTimer(after: keepaliveTimeout) { [weak self] in
-                self?.shutdown(reason: "keepalive PING not answered within \(self?.keepaliveTimeout ?? .zero)", connectFailed: false)
+            pingAckTimer = loop.scheduleTimer(after: keepaliveTimeout) { [self] in
+                shutdown(reason: "keepalive PING not answered within \(keepaliveTimeout)", connectFailed: false)
             }
         }
         scheduleKeepalive()

@@ -75,17 +75,26 @@ def test_keep_alive_connection_carries_several_calls(start_proxy, pki):
 # --------------------------------------------------------------------------------------
 
 
-def test_alpn_h2_and_http11_offered_selects_http11(start_proxy, pki):
+def test_alpn_prefers_h2_when_http2_is_on(start_proxy, pki):
+    """HTTP/2 is on by default (issue 11): a client offering both gets h2."""
     proxy = start_tls_proxy(start_proxy, pki)
+    out = s_client(proxy.port, "-alpn", "http/1.1,h2", "-servername", "localhost", ca=pki.ca.cert)
+    assert handshake_done(out), out
+    assert "ALPN protocol: h2" in out, out
+    assert "Verify return code: 0 (ok)" in out, out
+
+
+def test_alpn_h2_and_http11_offered_selects_http11_with_http2_off(start_proxy, pki):
+    proxy = start_tls_proxy(start_proxy, pki, listener_extra={"http2": False})
     out = s_client(proxy.port, "-alpn", "h2,http/1.1", "-servername", "localhost", ca=pki.ca.cert)
     assert handshake_done(out), out
     assert "ALPN protocol: http/1.1" in out, out
     assert "Verify return code: 0 (ok)" in out, out
 
 
-def test_alpn_h2_only_still_connects_without_alpn(start_proxy, pki):
-    """HTTP/2 downstream is issue 11: a client offering only h2 gets a connection without ALPN (HTTP/1.1)."""
-    proxy = start_tls_proxy(start_proxy, pki)
+def test_alpn_h2_only_still_connects_without_alpn_with_http2_off(start_proxy, pki):
+    """A listener with `http2: false` and a client offering only h2: a connection without ALPN (HTTP/1.1)."""
+    proxy = start_tls_proxy(start_proxy, pki, listener_extra={"http2": False})
     out = s_client(proxy.port, "-alpn", "h2", "-servername", "localhost", ca=pki.ca.cert)
     assert handshake_done(out), out
     assert "No ALPN negotiated" in out, out

@@ -214,11 +214,15 @@ class CurlResult:
 
 def curl_grpcweb(port: int, pki, path: str, messages: list[bytes], *, metadata: dict | None = None,
                  text: bool = False, client_cert: CertPair | None = None, host: str = "localhost",
-                 extra_args=(), timeout_s: float = 20, workdir: Path) -> CurlResult:
+                 extra_args=(), timeout_s: float = 20, workdir: Path, http: str = "--http1.1") -> CurlResult:
     """``curl --http1.1`` over HTTPS (trusting only the test CA), one gRPC-Web call. curl's stdout is read as it
-    arrives (``-N``: curl writes each piece as soon as it has it), so ``arrivals`` show streaming."""
+    arrives (``-N``: curl writes each piece as soon as it has it), so ``arrivals`` show streaming.
+    ``http`` is curl's protocol switch (``--http2``, ``--http2-prior-knowledge``); ``pki=None`` means cleartext
+    ``http://``."""
     header_file = workdir / f"curl-headers-{time.monotonic_ns()}.txt"
-    args = ["curl", "--http1.1", "-sS", "-N", "--cacert", str(pki.ca.cert),
+    scheme = "http" if pki is None else "https"
+    trust = [] if pki is None else ["--cacert", str(pki.ca.cert)]
+    args = ["curl", http, "-sS", "-N", *trust,
             "--resolve", f"{host}:{port}:127.0.0.1", "--max-time", str(timeout_s),
             "-X", "POST", "-D", str(header_file), "--data-binary", "@-", "-o", "-",
             "-H", "Content-Type: " + ("application/grpc-web-text" if text else "application/grpc-web+proto"),
@@ -229,7 +233,7 @@ def curl_grpcweb(port: int, pki, path: str, messages: list[bytes], *, metadata: 
         args += ["-H", f"{k}: {v}"]
     if client_cert is not None:
         args += ["--cert", str(client_cert.cert), "--key", str(client_cert.key)]
-    args += list(extra_args) + [f"https://{host}:{port}{path}"]
+    args += list(extra_args) + [f"{scheme}://{host}:{port}{path}"]
 
     result = CurlResult(returncode=-1, stderr="", started=time.monotonic())
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

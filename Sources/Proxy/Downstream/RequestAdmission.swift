@@ -83,20 +83,21 @@ enum RequestAdmission {
 }
 
 /// Native gRPC content types: `application/grpc` and `application/grpc+<subtype>` (`+proto`, `+json`, ...), with
-/// parameters, case-insensitive; `application/grpc-web*` is gRPC-Web, not this.
+/// parameters, case-insensitive; `application/grpc-web*` is gRPC-Web, not this. Checked on every HTTP/2 request,
+/// so it compares bytes without allocating.
 enum NativeGRPCContentType {
-    static func matches(_ contentType: String) -> Bool {
-        let base = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t") } ?? ""
-        let lower = base.lowercased()
-        return lower == "application/grpc" || lower.hasPrefix("application/grpc+")
-    }
-}
+    private static let prefix = Array("application/grpc".utf8)
 
-private extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
+    static func matches(_ contentType: String) -> Bool {
+        var utf8 = contentType.utf8[...]
+        while let first = utf8.first, first == 0x20 || first == 0x09 { utf8 = utf8.dropFirst() }
+        guard utf8.count >= prefix.count else { return false }
+        for (byte, expected) in zip(utf8, prefix) where byte | 0x20 != expected && byte != expected {
+            return false
+        }
+        let rest = utf8.dropFirst(prefix.count)
+        guard let next = rest.first else { return true }
+        // "application/grpc" alone (maybe with parameters or spaces), or "+subtype"; not "-web".
+        return next == UInt8(ascii: "+") || next == UInt8(ascii: ";") || next == 0x20 || next == 0x09
     }
 }

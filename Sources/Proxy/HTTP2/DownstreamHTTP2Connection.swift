@@ -26,6 +26,10 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
     private var closed = false
     private var draining = false
     private var goawaySent = false
+    /// The highest stream a call was started on: a GOAWAY's last-stream-id (a stream whose headers never
+    /// completed was not acted on).
+    private var lastOpenedStreamID: Int32 = 0
+    private var peerSentGoaway = false
     private var readPausedForOutput = false
     private var idleTimer: TimerHandle?
     private var lastActivity: UInt64 = 0
@@ -74,10 +78,11 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
         let error = session.receive(bytes)
         processing = false
         if let error {
-            // nghttp2 queued a GOAWAY (PROTOCOL_ERROR, COMPRESSION_ERROR, FLOW_CONTROL_ERROR...): send it, then close.
-            worker.stats.http2ProtocolErrorsTotal.add(1)
+            // A fatal error (a CONTINUATION flood, ACKs the client does not read, a callback failure): nghttp2 has
+            // not queued a GOAWAY for these, so one is sent here before the close.
+            if error.isFlood { worker.stats.http2FloodGoawaysTotal.add(1) } else { worker.stats.http2ProtocolErrorsTotal.add(1) }
             Log.debug("http2", "connection error: \(error)")
-            endConnection()
+            endConnection(errorCode: error.isFlood ? HTTP2ErrorCode.enhanceYourCalm : HTTP2ErrorCode.protocolError)
             return
         }
         flush()
@@ -137,6 +142,7 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
             countControlFrame()
         case .goaway:
             // The client will open no more streams; the ones it has finish.
+            peerSentGoaway = true
             draining = true
             closeIfDone()
         default:
@@ -183,6 +189,7 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
 
     private func openStream(_ id: Int32, fields: [(String, String)], endStream: Bool) {
         worker.stats.http2StreamsTotal.add(1)
+        lastOpenedStreamID = max(lastOpenedStreamID, id)
         worker.loop.cancelTimer(idleTimer)
         idleTimer = nil
         let stream = DownstreamHTTP2Stream(id: id, connection: self)
@@ -231,7 +238,7 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
     private func calmDown() {
         guard !goawaySent else { return }
         goawaySent = true
-        session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm)
+        session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm, lastStreamID: lastOpenedStreamID)
         cancelAllStreams()
         scheduleFlush()
     }
@@ -249,7 +256,16 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
 
     private func flush() {
         guard !closed else { return }
-        switch session.flush(to: tcp, highWatermark: worker.config.limits.outputBufferLimit) {
+        let outcome = session.flush(to: tcp, highWatermark: worker.config.limits.outputBufferLimit)
+        if !session.wantsRead && !goawaySent && !peerSentGoaway {
+            // nghttp2 ended the session itself (a connection error it detected, e.g. a stream over an acknowledged
+            // max_concurrent_streams): its GOAWAY has just gone out. Count it; the streams are over.
+            goawaySent = true
+            worker.stats.http2ProtocolErrorsTotal.add(1)
+            Log.debug("http2", "nghttp2 ended the connection with a protocol error")
+            cancelAllStreams()
+        }
+        switch outcome {
         case .flushed:
             // A client that does not read what it asks for (responses, PING ACKs) is not read either.
             if !tcp.isClosed && tcp.bufferedBytes >= worker.config.limits.outputBufferLimit && !readPausedForOutput {
@@ -267,9 +283,12 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
         }
     }
 
-    /// After a connection error: send what nghttp2 queued (its GOAWAY), then close.
-    private func endConnection() {
-        goawaySent = true
+    /// After a fatal connection error: GOAWAY with `errorCode`, then close.
+    private func endConnection(errorCode: UInt32) {
+        if !goawaySent {
+            goawaySent = true
+            session.terminate(errorCode: errorCode, lastStreamID: lastOpenedStreamID)
+        }
         cancelAllStreams()
         finishAndClose()
     }
@@ -297,13 +316,23 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
     private func submitGoawayOnce() {
         guard !goawaySent else { return }
         goawaySent = true
-        session.submitGoaway(lastStreamID: session.lastProcessedStreamID, errorCode: HTTP2ErrorCode.noError)
+        session.submitGoaway(lastStreamID: lastOpenedStreamID, errorCode: HTTP2ErrorCode.noError)
     }
 
+    private var closeScheduled = false
+
+    /// Draining and no stream left: GOAWAY, then close once it is written. Deferred to the end of the iteration:
+    /// this is reached from nghttp2's callbacks (a stream closing while `mem_send` hands out its last frame), and
+    /// closing there would drop the frame nghttp2 is returning.
     private func closeIfDone() {
-        guard draining, streams.isEmpty, !closed else { return }
-        submitGoawayOnce()
-        finishAndClose()
+        guard draining, streams.isEmpty, !closed, !closeScheduled else { return }
+        closeScheduled = true
+        worker.loop.deferUntilEndOfIteration { [self] in
+            closeScheduled = false
+            guard draining, streams.isEmpty, !closed else { return }
+            submitGoawayOnce()
+            finishAndClose()
+        }
     }
 
     /// Graceful drain (SIGTERM, idle timeout): GOAWAY now, close once the streams in flight are done.

@@ -29,6 +29,10 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     /// nghttp2 asked for body and got none: `resumeBody` is needed when more arrives.
     private var bodyDeferred = false
     private var isClosed = false
+    /// `limits.request_body_timeout` for this stream's body (lazy, as on HTTP/1.1: armed once, re-armed for the
+    /// remaining time when bytes arrived in between).
+    private var bodyTimer: TimerHandle?
+    private var lastBodyActivity: UInt64 = 0
 
     init(id: Int32, connection: DownstreamHTTP2Connection) {
         self.id = id
@@ -53,8 +57,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             }
         }
         if headers["host"] == nil, let authority { headers.add(name: "host", value: authority) }
-        let queryStart = path.firstIndex(of: "?") ?? path.endIndex
-        let head = HTTPRequestHead(method: method, target: path, path: String(path[..<queryStart]), versionMinor: 1,
+        let head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
                                    headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
         if method == "CONNECT" {
             // RFC 8441 extended CONNECT (WebSocket over HTTP/2).
@@ -89,7 +92,13 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             sendResponseHead(status: 200, headers: [("content-type", "application/grpc")] + GRPCHeaderTranslation.statusFields(code, message),
                              endStream: true)
         }
-        if endStream { requestEnded() }
+        if endStream { requestEnded() } else { armBodyTimer() }
+    }
+
+    /// `:path` up to the first `?` (byte search: gRPC paths rarely have a query, and this runs per request).
+    static func pathWithoutQuery(_ path: String) -> String {
+        guard let q = path.utf8.firstIndex(of: UInt8(ascii: "?")) else { return path }
+        return String(path[..<q])
     }
 
     private func startConnect(protocol connectProtocol: String?, head: HTTPRequestHead) {
@@ -126,6 +135,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             if exchange == nil && !isClosed && !responseComplete { session.consumeStream(id, bytes.count) }
             return
         }
+        lastBodyActivity = worker.loop.now
         exchange.requestBody(bytes)
         if requestPaused {
             owedWindow += bytes.count
@@ -137,7 +147,37 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func requestEnded() {
         guard !requestComplete else { return }
         requestComplete = true
+        cancelBodyTimer()
         exchange?.requestEnd()
+    }
+
+    private func armBodyTimer() {
+        lastBodyActivity = worker.loop.now
+        let limit = worker.config.limits.requestBodyTimeout
+        guard bodyTimer == nil, limit > .zero, exchange != nil else { return }
+        scheduleBodyCheck(afterNanos: UInt64(limit.nanoseconds))
+    }
+
+    private func scheduleBodyCheck(afterNanos delay: UInt64) {
+        // Strong capture: cancelled when the body completes or the stream closes.
+        bodyTimer = worker.loop.scheduleTimer(afterNanos: delay) { [self] in
+            bodyTimer = nil
+            guard !isClosed, !requestComplete, let exchange else { return }
+            let limit = UInt64(worker.config.limits.requestBodyTimeout.nanoseconds)
+            let quiet = worker.loop.now &- lastBodyActivity
+            // While the proxy itself holds the body back (upstream window closed), the client cannot send.
+            if requestPaused || quiet < limit {
+                scheduleBodyCheck(afterNanos: requestPaused ? limit : limit - quiet)
+                return
+            }
+            worker.stats.requestBodyTimeoutsTotal.add(1)
+            exchange.requestFailed(.unavailable, "request body stalled for \(worker.config.limits.requestBodyTimeout)")
+        }
+    }
+
+    private func cancelBodyTimer() {
+        worker.loop.cancelTimer(bodyTimer)
+        bodyTimer = nil
     }
 
     func pauseRequestBody() { requestPaused = true }
@@ -250,6 +290,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func closed(errorCode: UInt32) {
         guard !isClosed else { return }
         isClosed = true
+        cancelBodyTimer()
         if let exchange {
             self.exchange = nil
             worker.stats.cancelledByClientTotal.add(1)

@@ -48,9 +48,10 @@ public final class WorkerContext {
     /// Every 100 ms: the overload check, and this loop's timer counts published to `/metrics` (a loop's own state
     /// is read only on its thread; the stats are atomics).
     private func scheduleHousekeeping() {
-        // Lives as long as the worker's loop: never cancelled, so its handle is not kept.
-        _ = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [weak self] in
-            guard let self else { return }
+        // Lives as long as the worker's loop: never cancelled, so its handle is not kept. Strong capture: a weak
+        // one would give the context a side table, and every connection's `unowned` reference to it would then
+        // take reference counting's slow path on each access (seen in profiles).
+        _ = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [self] in
             self.publishTimerCounts()
             if self.config.overload.isEnabled {
                 self.overload.sample()

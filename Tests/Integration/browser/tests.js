@@ -1,7 +1,7 @@
 // Browser-side test cases. harness.py serves this page from its own origin (not the proxy's), so every call
 // below is a real cross-origin gRPC-Web / WebSocket call with CORS. Each case returns plain JSON; the Python tests
 // (test_browser_*.py) make the assertions. Binary payloads travel back as base64.
-import { call, WebSocketCall, base64Encode, utf8, fromUtf8 } from "/lib/grpc-web-lite.js";
+import { call, WebSocketCall, base64Encode, encodeFrame, utf8, fromUtf8 } from "/lib/grpc-web-lite.js";
 
 const params = new URLSearchParams(location.search);
 const PROXY = params.get("proxy");
@@ -137,6 +137,38 @@ const CASES = {
     return { ...summarize(r, t0), expected: `count=10 bytes=${total}`,
       text: r.messages.length ? fromUtf8(r.messages[0]) : null };
   },
+};
+
+// 20 server streams at once (issue 11). Over HTTP/2 they share one connection and all start at once; over
+// HTTP/1.1 Chromium opens at most 6 connections per origin, so the others wait for a stream to end (1.5 s).
+// A first call warms the connection and the CORS preflight cache, so t0 measures only the streams.
+CASES.fanout20 = async () => {
+  const metadata = { "x-stream-count": "2", "x-stream-interval-ms": "1500", "x-stream-size": "8" };
+  const warm = await call(PROXY, "/test.Echo/ServerStream", [utf8("warm")],
+    { metadata: { ...metadata, "x-stream-count": "1" } });
+  const t0 = performance.now();
+  const firsts = new Array(20).fill(null);
+  const runs = [];
+  for (let i = 0; i < 20; i++) {
+    runs.push(call(PROXY, "/test.Echo/ServerStream", [utf8(`stream ${i}`)], {
+      metadata,
+      onMessage: (m, at) => { if (firsts[i] === null) firsts[i] = at - t0; },
+    }).then((r) => ({ status: r.status, messages: r.messages.length }), (e) => ({ error: `${e.name}: ${e.message}` })));
+  }
+  const results = await Promise.all(runs);
+  return { warmStatus: warm.status, firsts, results, elapsed: performance.now() - t0 };
+};
+
+// A credentialed fetch first: Chromium keeps credentialed and uncredentialed requests on separate connections, and
+// runs a wss:// WebSocket over HTTP/2 (RFC 8441) only on an existing credentialed HTTP/2 connection.
+CASES.credentialed_then_ws_bidi = async () => {
+  const warm = await fetch(PROXY.replace(/\/$/, "") + "/test.Echo/Unary", {
+    method: "POST", credentials: "include", cache: "no-store",
+    headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+    body: encodeFrame(utf8("warm")),
+  });
+  await warm.arrayBuffer();
+  return { warmStatus: warm.status, ...(await CASES.ws_bidi()) };
 };
 
 async function main() {
