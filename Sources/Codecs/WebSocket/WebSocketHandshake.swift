@@ -1,7 +1,7 @@
 internal import COpenSSL
 
 /// The server side of the RFC 6455 §4 opening handshake: validating the client's upgrade request and producing
-/// the `101 Switching Protocols` response head.
+/// the `101 Switching Protocols` response head; and the RFC 8441 extended CONNECT that replaces it over HTTP/2.
 public enum WebSocketHandshake {
     /// The GUID every server appends to the client key before hashing (RFC 6455 §1.3).
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -16,50 +16,75 @@ public enum WebSocketHandshake {
         guard versionMinor == 1 else {
             throw WebSocketHandshakeError(status: 400, reason: "WebSocket upgrade requires HTTP/1.1")
         }
-        var upgradesToWebSocket = false
-        var connectionUpgrade = false
-        var versions: [String] = []
-        var keys: [String] = []
-        var subprotocols: [String] = []
-        var origin: String?
-        for (name, value) in headers {
-            switch asciiLowercased(name) {
-            case "upgrade":
-                if tokens(value).contains(where: { asciiLowercased($0) == "websocket" }) { upgradesToWebSocket = true }
-            case "connection":
-                if tokens(value).contains(where: { asciiLowercased($0) == "upgrade" }) { connectionUpgrade = true }
-            case "sec-websocket-version":
-                versions.append(trimmed(value))
-            case "sec-websocket-key":
-                keys.append(trimmed(value))
-            case "sec-websocket-protocol":
-                subprotocols.append(contentsOf: tokens(value))
-            case "origin":
-                if origin == nil { origin = trimmed(value) }
-            default:
-                break
-            }
-        }
-        guard upgradesToWebSocket else {
+        let fields = HandshakeFields(headers)
+        guard fields.upgradesToWebSocket else {
             throw WebSocketHandshakeError(status: 400, reason: "missing 'Upgrade: websocket'")
         }
-        guard connectionUpgrade else {
+        guard fields.connectionUpgrade else {
             throw WebSocketHandshakeError(status: 400, reason: "'Connection' header lacks the 'upgrade' token")
         }
-        // 426 tells the client which version we speak; a duplicated header is just malformed.
+        try checkVersion(fields.versions)
+        guard fields.keys.count == 1, let key = fields.keys.first else {
+            throw WebSocketHandshakeError(status: 400, reason: fields.keys.isEmpty ? "missing Sec-WebSocket-Key" : "duplicate Sec-WebSocket-Key")
+        }
+        guard isValidKey(key) else {
+            throw WebSocketHandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the base64 of 16 bytes")
+        }
+        return WebSocketUpgradeRequest(key: key, subprotocols: fields.subprotocols, origin: fields.origin)
+    }
+
+    /// Validates an RFC 8441 extended CONNECT (WebSocket over HTTP/2, §4-5): `:method CONNECT` with
+    /// `:protocol websocket`, and exactly one `sec-websocket-version: 13` (else 426, as over HTTP/1.1). HTTP/2 has no
+    /// key and no accept (§5), so the returned request's `key` is empty; `upgrade`/`connection` do not exist there.
+    public static func validateExtendedConnect(method: String, connectProtocol: String?,
+                                               headers: [(String, String)]) throws(WebSocketHandshakeError) -> WebSocketUpgradeRequest {
+        guard method == "CONNECT", let connectProtocol, asciiLowercased(connectProtocol) == "websocket" else {
+            throw WebSocketHandshakeError(status: 400, reason: "WebSocket over HTTP/2 requires CONNECT with :protocol websocket")
+        }
+        let fields = HandshakeFields(headers)
+        try checkVersion(fields.versions)
+        return WebSocketUpgradeRequest(key: "", subprotocols: fields.subprotocols, origin: fields.origin)
+    }
+
+    /// 426 tells the client which version we speak; a duplicated header is just malformed.
+    private static func checkVersion(_ versions: [String]) throws(WebSocketHandshakeError) {
         guard versions.count <= 1 else {
             throw WebSocketHandshakeError(status: 400, reason: "duplicate Sec-WebSocket-Version")
         }
         guard versions.first == "13" else {
             throw WebSocketHandshakeError(status: 426, reason: "unsupported or missing Sec-WebSocket-Version (13 required)")
         }
-        guard keys.count == 1, let key = keys.first else {
-            throw WebSocketHandshakeError(status: 400, reason: keys.isEmpty ? "missing Sec-WebSocket-Key" : "duplicate Sec-WebSocket-Key")
+    }
+
+    /// The handshake fields of a request, collected in one pass; names matched case-insensitively.
+    private struct HandshakeFields {
+        var upgradesToWebSocket = false
+        var connectionUpgrade = false
+        var versions: [String] = []
+        var keys: [String] = []
+        var subprotocols: [String] = []
+        var origin: String?
+
+        init(_ headers: [(String, String)]) {
+            for (name, value) in headers {
+                switch asciiLowercased(name) {
+                case "upgrade":
+                    if tokens(value).contains(where: { asciiLowercased($0) == "websocket" }) { upgradesToWebSocket = true }
+                case "connection":
+                    if tokens(value).contains(where: { asciiLowercased($0) == "upgrade" }) { connectionUpgrade = true }
+                case "sec-websocket-version":
+                    versions.append(trimmed(value))
+                case "sec-websocket-key":
+                    keys.append(trimmed(value))
+                case "sec-websocket-protocol":
+                    subprotocols.append(contentsOf: tokens(value))
+                case "origin":
+                    if origin == nil { origin = trimmed(value) }
+                default:
+                    break
+                }
+            }
         }
-        guard isValidKey(key) else {
-            throw WebSocketHandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the base64 of 16 bytes")
-        }
-        return WebSocketUpgradeRequest(key: key, subprotocols: subprotocols, origin: origin)
     }
 
     /// base64(SHA-1(key + GUID)) — RFC 6455 §4.2.2.

@@ -273,7 +273,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     }
 
     private func startWebSocket(_ head: HTTPRequestHead) {
-        let call = WebSocketCall(connection: self, head: head)
+        let call = WebSocketCall(transport: HTTP1WebSocketTransport(connection: self), head: head)
         if let handler = call.start() {
             upgraded = handler
             // Bytes after the upgrade request belong to the WebSocket; the parser is done with this socket.

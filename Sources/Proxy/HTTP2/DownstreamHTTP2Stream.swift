@@ -60,23 +60,20 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             }
         }
         if headers["host"] == nil, let authority { headers.add(name: "host", value: authority) }
+        let head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
+                                   headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
         if method == "CONNECT" {
             // RFC 8441 extended CONNECT (WebSocket over HTTP/2).
-            startConnect(protocol: connectProtocol, path: path, headers: headers)
+            startConnect(protocol: connectProtocol, head: head)
             if endStream { requestEnded() }
             return
         }
-        let head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
-                                   headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
         let listener = connection.listener
         switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: true) {
         case .preflight(let headers):
             sendResponseHead(status: 204, headers: headers, endStream: true)
         case .plainError(let status, let message, let extra):
-            worker.stats.httpLocalErrorsTotal.add(1)
-            let route = listener.routes.match(path: head.path, headers: head.headers)
-            let cors = CORSResponder.responseHeaders(origin: head.headers["origin"], policy: route?.cors ?? listener.config.cors)
-            sendLocalResponse(status: status, headers: [("content-type", "text/plain; charset=utf-8")] + extra + cors, body: message + "\n")
+            sendPlainError(status, message, extra: extra, head: head)
         case .grpcLocalReply(let code, let message, let encoding, let cors):
             worker.stats.recordStatus(code.rawValue)
             let responseEncoding = GRPCWebContentType.responseEncoding(request: encoding, accept: head.headers["accept"])
@@ -107,10 +104,24 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
         return String(path[..<q])
     }
 
-    private func startConnect(protocol connectProtocol: String?, path: String, headers: HTTPHeaders) {
-        // WebSocket over HTTP/2 is answered once the WebSocket call runs on streams; until then a clear refusal.
-        sendLocalResponse(status: 501, headers: [("content-type", "text/plain; charset=utf-8")],
-                          body: "extended CONNECT (\(connectProtocol ?? "no :protocol")) is not supported on this listener\n")
+    private func startConnect(protocol connectProtocol: String?, head: HTTPRequestHead) {
+        guard connectProtocol?.lowercased() == "websocket" else {
+            sendLocalResponse(status: 501, headers: [("content-type", "text/plain; charset=utf-8")],
+                              body: "extended CONNECT (\(connectProtocol ?? "no :protocol")) is not supported on this listener\n")
+            return
+        }
+        // The WebSocket call runs on this stream; refusals are answered on it as plain HTTP errors.
+        let transport = HTTP2WebSocketTransport(stream: self, head: head, connectProtocol: connectProtocol)
+        if transport.start() { exchange = transport }
+    }
+
+    /// A plain HTTP error for `head` (with the route's CORS fields); the response ends the stream.
+    func sendPlainError(_ status: Int, _ message: String, extra: [(String, String)], head: HTTPRequestHead) {
+        worker.stats.httpLocalErrorsTotal.add(1)
+        let listener = connection.listener
+        let route = listener.routes.match(path: head.path, headers: head.headers)
+        let cors = CORSResponder.responseHeaders(origin: head.headers["origin"], policy: route?.cors ?? listener.config.cors)
+        sendLocalResponse(status: status, headers: [("content-type", "text/plain; charset=utf-8")] + extra + cors, body: message + "\n")
     }
 
     private func sendLocalResponse(status: Int, headers: [(String, String)], body: String) {
@@ -229,7 +240,13 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func cutResponse() {
         guard !isClosed else { return }
         worker.stats.responsesAbortedMidMessageTotal.add(1)
-        session.resetStream(id, errorCode: HTTP2ErrorCode.internalError)
+        resetStream(errorCode: HTTP2ErrorCode.internalError)
+    }
+
+    /// RST_STREAM with this code (a WebSocket that ends without a close frame uses CANCEL).
+    func resetStream(errorCode: UInt32) {
+        guard !isClosed else { return }
+        session.resetStream(id, errorCode: errorCode)
         connection.scheduleFlush()
     }
 

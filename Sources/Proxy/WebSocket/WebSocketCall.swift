@@ -12,8 +12,11 @@ import WebSocketCodec
 /// messages), then a single `0x01` to half-close. Proxy → browser: response headers as one `0x80` frame
 /// message, every upstream DATA payload as one binary message at once, trailers as a `0x80` frame message, then
 /// close 1000. A call that fails before headers gets a single `0x80` block with grpc-status (trailers-only).
+///
+/// The same over HTTP/1.1 (an upgraded connection) and HTTP/2 (an RFC 8441 extended CONNECT stream): the
+/// `WebSocketTransport` carries the byte stream and answers the handshake in its protocol's form.
 final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
-    private weak var connection: DownstreamHTTP1Connection?
+    private let transport: any WebSocketTransport
     private let head: HTTPRequestHead
     private let worker: WorkerContext
     private let settings: WebSocketSettings
@@ -41,38 +44,37 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private var pendingPong: [UInt8]?
     static let subprotocol = "grpc-websockets"
 
-    init(connection: DownstreamHTTP1Connection, head: HTTPRequestHead) {
-        self.connection = connection
+    init(transport: any WebSocketTransport, head: HTTPRequestHead) {
+        self.transport = transport
         self.head = head
-        self.worker = connection.worker
-        self.settings = connection.worker.config.websocket
+        self.worker = transport.worker
+        self.settings = transport.worker.config.websocket
         decoder = WebSocketFrameDecoder(limits: WebSocketLimits(maxFrameSize: settings.maxFrameSize, maxMessageSize: settings.maxMessageSize))
-        let limits = connection.worker.config.limits
+        let limits = transport.worker.config.limits
         requestScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "request")
         responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "response")
     }
 
     // MARK: Handshake
 
-    /// Validates the upgrade and answers 101, or answers an HTTP error and returns nil.
+    /// Validates the handshake and accepts it (101 / 200), or answers an HTTP error and returns nil.
     func start() -> (any UpgradedConnectionHandler)? {
-        guard let connection else { return nil }
-        let listener = connection.listener
+        let listener = transport.listener
         let route = listener.routes.match(path: head.path, headers: head.headers)
         let enabled = route?.websocket ?? listener.config.websocket
         guard enabled else {
-            connection.sendPlainError(403, "WebSocket calls are disabled on this \(route?.websocket == false ? "route" : "listener")")
+            refuse(403, "WebSocket calls are disabled on this \(route?.websocket == false ? "route" : "listener")")
             return nil
         }
         let upgrade: WebSocketUpgradeRequest
         do {
-            upgrade = try WebSocketHandshake.validate(method: head.method, versionMinor: head.versionMinor, headers: head.headers.fields.map { ($0.name, $0.value) })
+            upgrade = try transport.validateHandshake(head)
         } catch {
-            connection.sendPlainError(error.status, error.reason, extra: error.status == 426 ? [("Sec-WebSocket-Version", "13")] : [])
+            refuse(error.status, error.reason, extra: error.status == 426 ? [("Sec-WebSocket-Version", "13")] : [])
             return nil
         }
         guard upgrade.subprotocols.contains(where: { $0.lowercased() == Self.subprotocol }) else {
-            connection.sendPlainError(400, "gRPC over WebSocket requires the \"\(Self.subprotocol)\" subprotocol (Sec-WebSocket-Protocol)")
+            refuse(400, "gRPC over WebSocket requires the \"\(Self.subprotocol)\" subprotocol (Sec-WebSocket-Protocol)")
             return nil
         }
         // WebSocket has no CORS: the Origin is checked here against the same allow list.
@@ -80,15 +82,15 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         if let origin = upgrade.origin {
             let allowed = policy?.allows(origin: origin) ?? Self.sameOrigin(origin, host: head.headers["host"])
             guard allowed else {
-                connection.sendPlainError(403, "origin \(origin) is not allowed to open WebSocket calls")
+                refuse(403, "origin \(origin) is not allowed to open WebSocket calls")
                 return nil
             }
         } else if settings.requireOrigin {
-            connection.sendPlainError(403, "WebSocket calls require an Origin header")
+            refuse(403, "WebSocket calls require an Origin header")
             return nil
         }
         self.route = route
-        connection.writeResponseBytes(WebSocketHandshake.responseHead(acceptKey: WebSocketHandshake.acceptKey(for: upgrade.key), subprotocol: Self.subprotocol))
+        transport.acceptHandshake(upgrade, subprotocol: Self.subprotocol)
         worker.stats.webSocketCallsTotal.add(1)
         worker.stats.callsActive.add(1)
         counted = true
@@ -96,6 +98,10 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         armPing()
         armIdle()
         return self
+    }
+
+    private func refuse(_ status: Int, _ message: String, extra: [(String, String)] = []) {
+        transport.refuseHandshake(status: status, message: message, extra: extra)
     }
 
     private static func sameOrigin(_ origin: String, host: String?) -> Bool {
@@ -178,7 +184,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return
         }
         if stream.bufferedRequestBytes > worker.config.limits.writeBufferLimit {
-            connection?.pauseReading(DownstreamHTTP1Connection.pausedForUpstream)
+            transport.pauseInput()
         }
     }
 
@@ -223,7 +229,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: contentType,
             metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline,
-            forwardedClientCert: connection?.forwardedClientCertificate)
+            forwardedClientCert: transport.forwardedClientCertificate)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -246,7 +252,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     }
 
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
-        guard !callFinished, let connection, !socketClosing else { stream.consume(bytes.count); return }
+        guard !callFinished, !socketClosing else { stream.consume(bytes.count); return }
         if nonGRPCStatus != nil {
             let limit = UpstreamFailureStatus.nonGRPCBodyLimit
             if nonGRPCBody.count < limit { nonGRPCBody.append(contentsOf: bytes.prefix(limit - nonGRPCBody.count)) }
@@ -260,8 +266,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         }
         var header: [UInt8] = []
         WebSocketFrameEncoder.writeFrameHeader(opcode: .binary, length: bytes.count, into: &header)
-        header.withUnsafeBytes { connection.writeResponseParts([$0, bytes]) }
-        if connection.bufferedResponseBytes == 0 { stream.consume(bytes.count) } else { pendingConsume += bytes.count }
+        header.withUnsafeBytes { transport.send(parts: [$0, bytes]) }
+        if !transport.hasQueuedOutput { stream.consume(bytes.count) } else { pendingConsume += bytes.count }
     }
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
@@ -282,7 +288,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     }
 
     func upstreamRequestBodyDrained(_ stream: UpstreamStream) {
-        connection?.resumeReading(DownstreamHTTP1Connection.pausedForUpstream)
+        transport.resumeInput()
     }
 
     private func finishNonGRPC() {
@@ -349,8 +355,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         worker.loop.cancelTimer(idleTimer)
         var out: [UInt8] = []
         WebSocketFrameEncoder.writeClose(code: code, reason: reason, into: &out)
-        connection?.writeResponseBytes(out)
-        connection?.upgradedFinished()
+        transport.send(out)
+        transport.finish()
     }
 
     // MARK: Writing
@@ -369,7 +375,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         var out: [UInt8] = []
         out.reserveCapacity(payload.count + 10)
         WebSocketFrameEncoder.writeFrame(opcode: opcode, payload: payload, into: &out)
-        connection?.writeResponseBytes(out)
+        transport.send(out)
     }
 
     // MARK: Keep-alive
@@ -378,7 +384,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     /// only the latest payload is kept and one pong goes out when the queue drains: a ping flood from a client that
     /// never reads costs one pending pong, not a queue of them.
     private func answerPing(_ payload: [UInt8]) {
-        if pendingPong == nil, let connection, connection.bufferedResponseBytes == 0 {
+        if pendingPong == nil, !transport.hasQueuedOutput {
             sendFrame(.pong, payload)
         } else {
             pendingPong = payload
@@ -413,6 +419,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     func didReadEOF() { socketGone() }
     func didClose() { socketGone() }
+    /// The HTTP/2 stream was reset or its connection went away (the stream counted the client's cancel).
+    func streamClosed() { socketGone(countCancel: false) }
 
     func didDrain() {
         if let pong = pendingPong, !socketClosing {
@@ -426,15 +434,15 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         }
     }
 
-    private func socketGone() {
+    private func socketGone(countCancel: Bool = true) {
         // The browser vanished (with or without a close frame): RST_STREAM(CANCEL) upstream at once.
-        if !callFinished { worker.stats.cancelledByClientTotal.add(1) }
+        if !callFinished && countCancel { worker.stats.cancelledByClientTotal.add(1) }
         cancelUpstream()
         finishAccounting(status: GRPCStatusCode.cancelled.rawValue)
         socketClosing = true
         worker.loop.cancelTimer(pingTimer)
         worker.loop.cancelTimer(idleTimer)
-        connection?.close()
+        transport.abort()
     }
 
     func drain() {
