@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from h2_support import CONTINUATION, COMPRESSION_ERROR, DATA, END_HEADERS, ENHANCE_YOUR_CALM, \
+from h2_support import CONTINUATION, END_STREAM, COMPRESSION_ERROR, DATA, END_HEADERS, ENHANCE_YOUR_CALM, \
     FLOOD_GOAWAYS, GOAWAY, HEADER_LIST_TOO_LARGE, HEADERS, NO_ERROR, PING, PRIORITY, \
     PROTOCOL_ERROR, PROTOCOL_ERRORS, RAPID_RESET_GOAWAYS, REFUSED_STREAM, RST_STREAM, SETTINGS, STREAM, \
     STREAMS_REFUSED, UNARY, RawH2, assert_h2_still_serving, error_name, frame_bytes, grpcweb_request_headers, \
@@ -349,3 +349,23 @@ def test_sigterm_drain_timeout_cuts_a_longer_stream(start_proxy):
         assert c.wait_closed(5)
         st = c.stream_result(1)
         assert st.grpc_status != 0 and len(st.messages) < 30, st.describe()
+
+
+def test_a_client_that_never_ends_its_side_after_the_answer_is_reset(start_proxy):
+    """A request the proxy answers itself (a content type that is not gRPC-Web: 415) while the client keeps its
+    side open (no END_STREAM, no body): the answer arrives at once, and after the 5 s grace the stream is ended
+    with RST_STREAM(NO_ERROR) (RFC 9113 §8.1), so it does not hold a slot of max_concurrent_streams forever."""
+    proxy = h2_proxy(start_proxy)
+    headers = [(k, "application/json" if k == "content-type" else v) for k, v in grpcweb_request_headers(UNARY)]
+    with RawH2(proxy.port) as c:
+        t0 = time.monotonic()
+        c.send(frame_bytes(HEADERS, END_HEADERS, 1, header_block(headers)))
+        answered = c.wait_for(lambda fs: any(f.stream_id == 1 and f.type == DATA and f.flags & END_STREAM for f in fs), 5)
+        assert answered, c.stream_result(1).describe()
+        assert c.stream_result(1).headers.get(":status") == "415", c.stream_result(1).describe()
+        reset = c.wait_for(lambda fs: any(f.stream_id == 1 and f.type == RST_STREAM for f in fs), 10)
+        assert reset, "the half-open stream was never reset"
+        st = c.stream_result(1)
+        assert st.reset_code == NO_ERROR, st.describe()
+        assert 4 <= time.monotonic() - t0 < 9
+    assert_h2_still_serving(proxy)

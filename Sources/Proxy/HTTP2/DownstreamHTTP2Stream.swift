@@ -95,7 +95,14 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             sendResponseHead(status: 200, headers: [("content-type", "application/grpc")] + GRPCHeaderTranslation.statusFields(code, message),
                              endStream: true)
         }
-        if endStream { requestEnded() } else { armBodyTimer() }
+        if endStream {
+            requestEnded()
+        } else if exchange == nil {
+            // Answered here (preflight, error, local status) while the client still has a body to send.
+            endClientSideAfterGrace()
+        } else {
+            armBodyTimer()
+        }
     }
 
     /// `:path` up to the first `?` (byte search: gRPC paths rarely have a query, and this runs per request).
@@ -285,6 +292,20 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func exchangeFinished(_ exchange: any DownstreamExchange) {
         guard self.exchange === exchange else { return }
         self.exchange = nil
+        if !requestComplete { endClientSideAfterGrace() }
+    }
+
+    /// How long a client has to end its side once our response is complete.
+    static let clientEndGrace: Duration = .seconds(5)
+
+    /// Our response is complete but the client has not ended its side (a request body still coming, or a
+    /// WebSocket client that does not answer our close): the stream would hold a slot of max_concurrent_streams
+    /// for as long as the connection lives. After a grace its side is ended with RST_STREAM(NO_ERROR)
+    /// (RFC 9113 §8.1); nothing happens if the stream closed meanwhile.
+    func endClientSideAfterGrace() {
+        _ = worker.loop.scheduleTimer(after: Self.clientEndGrace) { [self] in
+            if !requestComplete { resetStream(errorCode: HTTP2ErrorCode.noError) }
+        }
     }
 
     var forwardedClientCertificate: String? { connection.forwardedClientCertificate }

@@ -61,18 +61,12 @@ final class HTTP2WebSocketTransport: WebSocketTransport, DownstreamExchange {
     func pauseInput() { stream.pauseRequestBody() }
     func resumeInput() { stream.resumeRequestBody() }
 
-    /// How long the client has to end its side after our close frame and END_STREAM.
-    static let closeGrace: Duration = .seconds(5)
-
     func finish() {
         guard release() else { return }
         stream.endResponse(trailers: nil)
         // A client answers our close frame with its own and END_STREAM at once (over HTTP/1.1 we would close the
-        // socket). One that does not would hold the stream, and a slot of max_concurrent_streams, for as long as
-        // the connection lives: after the grace its side is ended with RST_STREAM(NO_ERROR) (RFC 9113 §8.1). The
-        // reset does nothing if the stream has closed meanwhile.
-        let stream = self.stream
-        _ = worker.loop.scheduleTimer(after: Self.closeGrace) { stream.resetStream(errorCode: HTTP2ErrorCode.noError) }
+        // socket); one that does not is reset after a grace.
+        stream.endClientSideAfterGrace()
     }
 
     func abort() {
