@@ -143,23 +143,16 @@ extension TCPConnection {
         return false
     }
 
-    /// Plain HTTP on a TLS port: drop to cleartext, read what the client sent (closing with unread input would
-    /// send a RST that can destroy the answer in flight), write the answer and close.
+    /// Plain HTTP on a TLS port: drop to cleartext, take what the client sent, write the answer and close without
+    /// a RST that could destroy it (`closeLingering`).
     private func answerPlaintextAndClose(_ answer: [UInt8]) {
         loop.cancelTimer(tlsHandshakeTimer)
         tlsHandshakeTimer = nil
         tlsFailure = TLSFailure(kind: .notTLS, message: "plain HTTP on a TLS port")
         tls = nil
         _ = read(fd, readBuffer.pointer.baseAddress, readBuffer.pointer.count)
-        readPaused = true
         write(answer)
-        if isClosed { return }
-        if bufferedBytes == 0 {
-            fail(0)
-        } else {
-            closeWhenDrained = true
-            updateInterest()
-        }
+        closeLingering()
     }
 
     func driveHandshake() {

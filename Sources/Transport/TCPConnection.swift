@@ -65,6 +65,10 @@ public final class TCPConnection: FileEventHandler {
     /// While corked, writes only queue; `uncork` sends everything with one write.
     public private(set) var isCorked = false
 
+    /// `closeLingering` is under way (TCPConnection+Linger.swift).
+    var lingering = false
+    var lingerTimer: TimerHandle?
+
     // TLS state (nil/false for cleartext connections); the logic is in TCPConnection+TLS.swift.
     var tls: TLSSession?
     /// Set once the handshake has finished; until then reads drive the handshake and writes only queue.
@@ -125,6 +129,7 @@ public final class TCPConnection: FileEventHandler {
     private var interest: IOInterest {
         var i: IOInterest = []
         if connecting { return .write }
+        if lingering { return bufferedBytes > 0 ? [.read, .write] : .read }
         if tls != nil {
             if !tlsEstablished { return tlsHandshakeWants }
             if tlsReadWantsWrite { i.insert(.write) }
@@ -157,6 +162,7 @@ public final class TCPConnection: FileEventHandler {
     }
 
     public func onReadable() {
+        if lingering && lingerRead() { return }
         if tls != nil { tlsReadable(); return }
         // Bounded number of reads per wake-up keeps one fast sender from starving the loop.
         for _ in 0..<4 {
@@ -371,6 +377,8 @@ public final class TCPConnection: FileEventHandler {
         if notifyingTLSPeer && tlsEstablished && !writeShut && tlsFailure == nil { tls?.sendCloseNotify() }
         loop.cancelTimer(tlsHandshakeTimer)
         tlsHandshakeTimer = nil
+        loop.cancelTimer(lingerTimer)
+        lingerTimer = nil
         loop.unregister(fd: fd)
         Glibc.close(fd)
         out = []

@@ -243,10 +243,16 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
     }
 
     func connectionDidClose(_ connection: TCPConnection, errno: Int32) {
-        let wasConnecting = state == .connecting
+        var wasConnecting = state == .connecting
         countTLSRejection(connection)
         var why = connection.tlsFailure?.message ?? (errno == 0 ? "connection closed" : String(cString: strerror(errno)))
         if !serverSpoke && connection.tlsServerRequestedClientCertificate { why += Self.missingClientCertificateHint }
+        if wasConnecting && errno == ECONNRESET && connection.tlsFailure == nil {
+            // Reset, not refused: the endpoint accepted the connection and dropped it before we saw the connect
+            // complete. That is the "closed before speaking HTTP/2" case, whatever the order the events came in.
+            state = .ready
+            wasConnecting = false
+        }
         shutdown(reason: wasConnecting ? "cannot connect to \(endpoint): \(why)" : "upstream connection lost: \(why)", connectFailed: wasConnecting)
     }
 

@@ -20,8 +20,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private let requestEncoding: GRPCWebEncoding
     private let responseEncoding: GRPCWebEncoding
     private let corsHeaders: [(String, String)]
-    private let stats: ProxyStats
-    private let loop: EventLoop
+    private var state: UpstreamCallState
 
     private var stream: UpstreamStream?
     /// Request bytes waiting for the upstream window above which the browser is no longer read.
@@ -31,14 +30,6 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private var base64Decoder = Base64StreamDecoder()
     private var decoded: [UInt8] = []
     private(set) var responseStarted = false
-    private var finished = false
-    private var deadlineTimer: TimerHandle?
-    private var deadlineNanos: Int64?
-    /// Upstream bytes written downstream but still in the socket's queue: consumed when it drains.
-    private var pendingConsume = 0
-    /// A non-gRPC upstream answer: its HTTP status, and the start of its body for grpc-message.
-    private var nonGRPCStatus: Int?
-    private var nonGRPCBody: [UInt8] = []
 
     init(connection: any DownstreamResponder, head: HTTPRequestHead, fields: GRPCWebRequestFields, route: RouteConfig,
          pool: ClusterPool, requestEncoding: GRPCWebEncoding, corsHeaders: [(String, String)]) {
@@ -50,8 +41,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         self.requestEncoding = requestEncoding
         self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: fields.accept)
         self.corsHeaders = corsHeaders
-        self.stats = connection.worker.stats
-        self.loop = connection.worker.loop
+        state = UpstreamCallState(stats: connection.worker.stats, loop: connection.worker.loop)
         let limits = connection.worker.config.limits
         requestBufferLimit = limits.writeBufferLimit
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
@@ -60,15 +50,9 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func start() {
-        stats.callsActive.add(1)
         // The shorter of the browser's grpc-timeout and the route's timeout is enforced here and forwarded.
-        var deadline: Int64? = fields.grpcTimeout.flatMap(GRPCTimeout.parse)
-        let routeTimeout = route.timeout.nanoseconds
-        if routeTimeout > 0 { deadline = min(deadline ?? Int64.max, routeTimeout) }
-        deadlineNanos = deadline
-        if let deadline {
-            // Strong capture: the timer is always cancelled when the call ends, which releases the closure.
-            deadlineTimer = loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [self] in deadlineExpired() }
+        let deadline = state.start(grpcTimeout: fields.grpcTimeout, route: route) { [self] in
+            if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: fields.host ?? route.cluster, contentType: fields.contentType,
@@ -79,7 +63,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     // MARK: Request body (browser -> upstream)
 
     func requestBody(_ bytes: UnsafeRawBufferPointer) {
-        guard !finished, let stream else { return }
+        guard !state.finished, let stream else { return }
         do {
             switch requestEncoding {
             case .binary:
@@ -109,7 +93,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func requestEnd() {
-        guard !finished, let stream else { return }
+        guard !state.finished, let stream else { return }
         if requestEncoding == .text {
             do { try base64Decoder.finish() } catch {
                 fail(.invalidArgument, "invalid base64 in grpc-web-text request body: \(error.message)")
@@ -130,10 +114,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     // MARK: Response (upstream -> browser)
 
     func upstreamDidReceiveHeaders(_ stream: UpstreamStream, _ headers: [(String, String)], endStream: Bool) {
-        guard !finished else { return }
-        if !GRPCHeaderTranslation.isGRPCResponse(headers) {
-            let status = Int(headers.first { $0.0 == ":status" }?.1 ?? "") ?? 0
-            nonGRPCStatus = status
+        guard !state.finished else { return }
+        if state.noteIfNotGRPC(headers) {
             if endStream { finishNonGRPC() }
             return
         }
@@ -149,11 +131,9 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
-        guard !finished, let connection else { stream.consume(bytes.count); return }
-        if nonGRPCStatus != nil {
-            let limit = UpstreamFailureStatus.nonGRPCBodyLimit
-            if nonGRPCBody.count < limit { nonGRPCBody.append(contentsOf: bytes.prefix(limit - nonGRPCBody.count)) }
-            stream.consume(bytes.count)
+        guard !state.finished, let connection else { stream.consume(bytes.count); return }
+        if state.nonGRPCStatus != nil {
+            state.captureNonGRPCBody(bytes, from: stream)
             return
         }
         do {
@@ -172,66 +152,37 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             GRPCWebTextEncoder.encodePiece(bytes, into: &encoded)
             if !encoded.isEmpty { encoded.withUnsafeBytes { connection.sendResponseBody($0) } }
         }
-        if connection.hasQueuedResponseBytes {
-            pendingConsume += bytes.count
-        } else {
-            stream.consume(bytes.count)
-        }
+        state.forwarded(bytes.count, queued: connection.hasQueuedResponseBytes, on: stream)
     }
 
     func downstreamDrained() {
-        if pendingConsume > 0, let stream {
-            let n = pendingConsume
-            pendingConsume = 0
-            stream.consume(n)
-        }
+        state.returnOwedWindow(stream)
     }
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
-        guard !finished else { return }
-        if nonGRPCStatus != nil { return }
+        guard !state.finished, state.nonGRPCStatus == nil else { return }
         let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
         writeTrailerFrameAndEnd(fields)
     }
 
     func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
-        if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
-        guard !finished else { return }
-        guard let failure else {
-            if nonGRPCStatus != nil {
-                finishNonGRPC()
-            } else if !responseStarted {
-                fail(.internalError, "upstream closed the stream without a gRPC response")
-            } else {
-                fail(.internalError, "upstream ended the stream without trailers")
-            }
-            return
-        }
-        stats.upstreamFailuresTotal.add(1)
-        let (code, message) = UpstreamFailureStatus.status(for: failure)
-        fail(code, message)
+        state.returnOwedWindow(stream)
+        guard !state.finished else { return }
+        let (code, message, nonGRPC) = state.closeOutcome(failure, responseStarted: responseStarted)
+        fail(code, message, cancelUpstream: !nonGRPC)
     }
 
     // MARK: Endings
 
     private func finishNonGRPC() {
-        stats.upstreamFailuresTotal.add(1)
-        let (code, message) = UpstreamFailureStatus.status(forHTTPStatus: nonGRPCStatus ?? 0, body: nonGRPCBody)
+        let (code, message) = state.nonGRPCOutcome()
         fail(code, message, cancelUpstream: false)
-    }
-
-    private func deadlineExpired() {
-        deadlineTimer = nil
-        guard !finished else { return }
-        stats.deadlineExceededTotal.add(1)
-        let ms = (deadlineNanos ?? 0) / 1_000_000
-        fail(.deadlineExceeded, "deadline of \(ms) ms exceeded")
     }
 
     /// Ends the call with a status the proxy produced: trailers-only before the response started, else a
     /// trailer frame. Resets the upstream stream (CANCEL) if it is still open.
     private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true) {
-        guard !finished else { return }
+        guard !state.finished else { return }
         if cancelUpstream, let stream, !stream.isFinished { stream.cancel() }
         let fields = GRPCHeaderTranslation.statusFields(code, message)
         Log.debug("grpc-web", "\(head.path): \(code.rawValue) \(message)")
@@ -276,13 +227,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     private func finish(_ fields: [(String, String)]) {
-        guard !finished else { return }
-        finished = true
-        loop.cancelTimer(deadlineTimer)
-        deadlineTimer = nil
-        stats.callsActive.subtract(1)
-        let code = Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2
-        stats.recordStatus(code)
+        guard state.end(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2) else { return }
         connection?.exchangeFinished(self)
     }
 
@@ -290,15 +235,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         fail(code, message)
     }
 
+    /// The browser is gone: RST_STREAM(CANCEL) upstream at once.
     func downstreamClosed() {
-        guard !finished else { return }
-        finished = true
-        loop.cancelTimer(deadlineTimer)
-        deadlineTimer = nil
-        stats.callsActive.subtract(1)
-        stats.recordStatus(GRPCStatusCode.cancelled.rawValue)
-        // The browser is gone: RST_STREAM(CANCEL) upstream at once.
-        stream?.cancel()
-        if pendingConsume > 0 { stream?.consume(pendingConsume); pendingConsume = 0 }
+        _ = state.clientLeft(stream)
     }
 }

@@ -217,27 +217,28 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
     /// Rapid reset (CVE-2023-44487): opening streams and resetting them at once costs the client nothing and
     /// the proxy an upstream call each.
     private func countReset() {
+        guard !goawaySent else { return }
         rollAbuseWindow()
         resetsInWindow += 1
         if resetsInWindow > limits.maxResetsPerWindow {
-            worker.stats.http2RapidResetGoawaysTotal.add(1)
-            Log.warn("http2", "client reset more than \(limits.maxResetsPerWindow) streams within \(limits.abuseWindow): GOAWAY ENHANCE_YOUR_CALM")
-            calmDown()
+            calmDown(counter: worker.stats.http2RapidResetGoawaysTotal, "more than \(limits.maxResetsPerWindow) reset streams")
         }
     }
 
     private func countControlFrame() {
+        guard !goawaySent else { return }
         rollAbuseWindow()
         controlFramesInWindow += 1
         if controlFramesInWindow > limits.maxControlFramesPerWindow {
-            worker.stats.http2FloodGoawaysTotal.add(1)
-            Log.warn("http2", "more than \(limits.maxControlFramesPerWindow) control or empty frames within \(limits.abuseWindow): GOAWAY ENHANCE_YOUR_CALM")
-            calmDown()
+            calmDown(counter: worker.stats.http2FloodGoawaysTotal, "more than \(limits.maxControlFramesPerWindow) control or empty frames")
         }
     }
 
-    private func calmDown() {
+    /// Past an abuse limit: GOAWAY ENHANCE_YOUR_CALM, counted once per connection.
+    private func calmDown(counter: Counter, _ what: String) {
         guard !goawaySent else { return }
+        counter.add(1)
+        Log.warn("http2", "\(what) within \(limits.abuseWindow): GOAWAY ENHANCE_YOUR_CALM")
         goawaySent = true
         session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm, lastStreamID: lastOpenedStreamID)
         cancelAllStreams()
@@ -294,10 +295,11 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
         finishAndClose()
     }
 
-    /// Sends everything queued (GOAWAY included, past the watermark: it is small and final), then closes.
+    /// Sends everything queued (GOAWAY included, past the watermark: it is small and final), then closes without
+    /// letting a RST destroy it (`closeLingering`); the socket reports the end through `connectionDidClose`.
     private func finishAndClose() {
         _ = session.flush(to: tcp, highWatermark: Int.max)
-        tcp.closeAfterWrites()
+        tcp.closeLingering()
         if tcp.isClosed { close() }
     }
 

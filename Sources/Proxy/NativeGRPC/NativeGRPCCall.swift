@@ -13,28 +13,19 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     private let head: HTTPRequestHead
     private let route: RouteConfig
     private let pool: ClusterPool
-    private let stats: ProxyStats
-    private let loop: EventLoop
+    private var state: UpstreamCallState
     private let requestBufferLimit: Int
     private var requestScanner: GRPCFrameScanner
     private var responseScanner: GRPCFrameScanner
     private var stream: UpstreamStream?
     private(set) var responseStarted = false
-    private var finished = false
-    private var deadlineTimer: TimerHandle?
-    private var deadlineNanos: Int64?
-    /// Upstream bytes sent downstream but not yet taken by the client's side: consumed when it drains.
-    private var pendingConsume = 0
-    private var nonGRPCStatus: Int?
-    private var nonGRPCBody: [UInt8] = []
 
     init(responder: any DownstreamResponder, head: HTTPRequestHead, route: RouteConfig, pool: ClusterPool) {
         self.responder = responder
         self.head = head
         self.route = route
         self.pool = pool
-        stats = responder.worker.stats
-        loop = responder.worker.loop
+        state = UpstreamCallState(stats: responder.worker.stats, loop: responder.worker.loop)
         let limits = responder.worker.config.limits
         requestBufferLimit = limits.writeBufferLimit
         // Compressed messages pass: native clients negotiate compression with the server themselves.
@@ -44,15 +35,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func start() {
-        stats.callsActive.add(1)
-        // The shorter of the client's grpc-timeout and the route's timeout is enforced here and forwarded.
-        var deadline: Int64? = head.headers["grpc-timeout"].flatMap(GRPCTimeout.parse)
-        let routeTimeout = route.timeout.nanoseconds
-        if routeTimeout > 0 { deadline = min(deadline ?? Int64.max, routeTimeout) }
-        deadlineNanos = deadline
-        if let deadline {
-            // Strong capture: the timer is always cancelled when the call ends.
-            deadlineTimer = loop.scheduleTimer(afterNanos: UInt64(max(0, deadline))) { [self] in deadlineExpired() }
+        let deadline = state.start(grpcTimeout: head.headers["grpc-timeout"], route: route) { [self] in
+            if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
         let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: head.headers["content-type"],
@@ -64,7 +48,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     // MARK: Request (client -> upstream)
 
     func requestBody(_ bytes: UnsafeRawBufferPointer) {
-        guard !finished, let stream else { return }
+        guard !state.finished, let stream else { return }
         do {
             try requestScanner.scan(bytes)
         } catch {
@@ -76,7 +60,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func requestEnd() {
-        guard !finished, let stream else { return }
+        guard !state.finished, let stream else { return }
         do { try requestScanner.finish() } catch {
             fail(error.status, error.message)
             return
@@ -91,9 +75,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     // MARK: Response (upstream -> client)
 
     func upstreamDidReceiveHeaders(_ stream: UpstreamStream, _ headers: [(String, String)], endStream: Bool) {
-        guard !finished else { return }
-        if !GRPCHeaderTranslation.isGRPCResponse(headers) {
-            nonGRPCStatus = Int(headers.first { $0.0 == ":status" }?.1 ?? "") ?? 0
+        guard !state.finished else { return }
+        if state.noteIfNotGRPC(headers) {
             if endStream { finishNonGRPC() }
             return
         }
@@ -105,11 +88,9 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     func upstreamDidReceiveData(_ stream: UpstreamStream, _ bytes: UnsafeRawBufferPointer) {
-        guard !finished, let responder else { stream.consume(bytes.count); return }
-        if nonGRPCStatus != nil {
-            let limit = UpstreamFailureStatus.nonGRPCBodyLimit
-            if nonGRPCBody.count < limit { nonGRPCBody.append(contentsOf: bytes.prefix(limit - nonGRPCBody.count)) }
-            stream.consume(bytes.count)
+        guard !state.finished, let responder else { stream.consume(bytes.count); return }
+        if state.nonGRPCStatus != nil {
+            state.captureNonGRPCBody(bytes, from: stream)
             return
         }
         do {
@@ -120,59 +101,38 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         responder.sendResponseBody(bytes)
-        if responder.hasQueuedResponseBytes { pendingConsume += bytes.count } else { stream.consume(bytes.count) }
+        state.forwarded(bytes.count, queued: responder.hasQueuedResponseBytes, on: stream)
     }
 
     func downstreamDrained() {
-        if pendingConsume > 0, let stream {
-            let n = pendingConsume
-            pendingConsume = 0
-            stream.consume(n)
-        }
+        state.returnOwedWindow(stream)
     }
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
-        guard !finished, nonGRPCStatus == nil else { return }
+        guard !state.finished, state.nonGRPCStatus == nil else { return }
         let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
         responder?.endResponse(trailers: fields)
         finish(fields)
     }
 
     func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
-        if pendingConsume > 0 { stream.consume(pendingConsume); pendingConsume = 0 }
-        guard !finished else { return }
-        guard let failure else {
-            if nonGRPCStatus != nil {
-                finishNonGRPC()
-            } else {
-                fail(.internalError, responseStarted ? "upstream ended the stream without trailers" : "upstream closed the stream without a gRPC response")
-            }
-            return
-        }
-        stats.upstreamFailuresTotal.add(1)
-        let (code, message) = UpstreamFailureStatus.status(for: failure)
-        fail(code, message)
+        state.returnOwedWindow(stream)
+        guard !state.finished else { return }
+        let (code, message, nonGRPC) = state.closeOutcome(failure, responseStarted: responseStarted)
+        fail(code, message, cancelUpstream: !nonGRPC)
     }
 
     // MARK: Endings
 
     private func finishNonGRPC() {
-        stats.upstreamFailuresTotal.add(1)
-        let (code, message) = UpstreamFailureStatus.status(forHTTPStatus: nonGRPCStatus ?? 0, body: nonGRPCBody)
+        let (code, message) = state.nonGRPCOutcome()
         fail(code, message, cancelUpstream: false)
-    }
-
-    private func deadlineExpired() {
-        deadlineTimer = nil
-        guard !finished else { return }
-        stats.deadlineExceededTotal.add(1)
-        fail(.deadlineExceeded, "deadline of \((deadlineNanos ?? 0) / 1_000_000) ms exceeded")
     }
 
     /// Ends the call with a status the proxy produced: trailers-only before the response started, HTTP/2
     /// trailers after it; a response cut inside a message is reset instead.
     private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true) {
-        guard !finished else { return }
+        guard !state.finished else { return }
         if cancelUpstream, let stream, !stream.isFinished { stream.cancel() }
         let fields = GRPCHeaderTranslation.statusFields(code, message)
         Log.debug("grpc", "\(head.path): \(code.rawValue) \(message)")
@@ -188,12 +148,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     private func finish(_ fields: [(String, String)]) {
-        guard !finished else { return }
-        finished = true
-        loop.cancelTimer(deadlineTimer)
-        deadlineTimer = nil
-        stats.callsActive.subtract(1)
-        stats.recordStatus(Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2)
+        guard state.end(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2) else { return }
         responder?.exchangeFinished(self)
         responder = nil
     }
@@ -202,16 +157,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         fail(code, message)
     }
 
+    /// The client is gone (RST_STREAM or the connection): RST_STREAM(CANCEL) upstream at once.
     func downstreamClosed() {
-        guard !finished else { return }
-        finished = true
-        loop.cancelTimer(deadlineTimer)
-        deadlineTimer = nil
-        stats.callsActive.subtract(1)
-        stats.recordStatus(GRPCStatusCode.cancelled.rawValue)
-        // The client is gone (RST_STREAM or the connection): RST_STREAM(CANCEL) upstream at once.
-        stream?.cancel()
-        if pendingConsume > 0 { stream?.consume(pendingConsume); pendingConsume = 0 }
-        responder = nil
+        if state.clientLeft(stream) { responder = nil }
     }
 }
