@@ -93,6 +93,14 @@ public final class WorkerContext {
         for (name, context) in clusters { pools[name]?.replaceTLSContext(context) }
     }
 
+    /// Every call ends here once, with what the operator sees of it. The access log and the per-route metrics
+    /// hang off this one hook (issue 12); each must stay cheap and never block the loop.
+    var callObservers: [(CallSummary) -> Void] = []
+
+    func callFinished(_ summary: CallSummary) {
+        for observe in callObservers { observe(summary) }
+    }
+
     /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
     public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {
         pools[cluster]?.updateEndpoints(endpoints)
