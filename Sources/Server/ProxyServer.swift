@@ -14,8 +14,15 @@ import Upstream
 public final class ProxyServer: Sendable {
     public let config: ProxyConfig
     public let stats = ProxyStats()
-    /// Resolves cluster endpoints at start and re-resolves host names on its own thread afterwards.
-    private let resolver: EndpointResolver
+    /// Resolves cluster endpoints at start and re-resolves host names on its own thread afterwards; replaced by
+    /// a reload.
+    private let resolver: Mutex<EndpointResolver>
+    /// The running config (`config` is the one the process started with); replaced by a reload.
+    private let running: Mutex<ProxyConfig>
+    /// Reads and decodes the config file again (SIGHUP, POST /reload); nil when there is no file to re-read.
+    private let loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)?
+    /// Reloads run one at a time (SIGHUP on the main thread, POST /reload on the admin thread).
+    private let reloading = Mutex<Void>(())
     private let draining = Atomic<Bool>(false)
     private let workers: Mutex<[EventLoopThread]> = Mutex([])
     private let adminThread: Mutex<EventLoopThread?> = Mutex(nil)
@@ -28,32 +35,93 @@ public final class ProxyServer: Sendable {
     /// The TLS contexts in use; replaced by `reloadTLS`.
     private let tls: Mutex<TLSMaterial>
 
-    public init(config: ProxyConfig, tls: TLSMaterial = TLSMaterial()) {
+    public init(config: ProxyConfig, tls: TLSMaterial = TLSMaterial(),
+                loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)? = nil) {
         self.config = config
-        self.resolver = EndpointResolver(clusters: config.clusters)
+        self.resolver = Mutex(EndpointResolver(clusters: config.clusters))
+        self.running = Mutex(config)
         self.tls = Mutex(tls)
+        self.loadConfig = loadConfig
+        stats.setConfigHash(ConfigReload.hash(config))
     }
 
-    /// SIGHUP: re-reads every certificate, key and CA file. New handshakes use the new ones and open connections
-    /// keep theirs; if any file is bad, nothing changes and the located error is returned (and logged).
+    /// The config in force now.
+    public var currentConfig: ProxyConfig { running.withLock { $0 } }
+
+    /// SIGHUP and POST /reload: reads the config file again (and every TLS file it names), checks it, and if it
+    /// is valid switches every worker to it between two events (see `WorkerContext.applyReload`). If not, nothing
+    /// changes and the located error is logged, counted and returned.
     @discardableResult
-    public func reloadTLS() -> ConfigError? {
-        let material: TLSMaterial
-        do {
-            material = try TLSMaterial.load(config)
-        } catch {
-            Log.error("tls", "TLS files not reloaded, the previous ones stay in use: \(error)")
-            return error
+    public func reload() -> Result<String, ConfigError> {
+        reloading.withLock { _ in
+            let outcome = reloadLocked()
+            switch outcome {
+            case .success(let summary):
+                stats.reloadsTotal.add(1)
+                Log.info("server", "config reloaded: \(summary)")
+            case .failure(let error):
+                stats.reloadFailuresTotal.add(1)
+                Log.error("server", "config not reloaded, the running one stays in force: \(error)")
+                Log.error("tls", "TLS files not reloaded, the previous ones stay in use")
+            }
+            return outcome
         }
+    }
+
+    private func reloadLocked() -> Result<String, ConfigError> {
+        let old = currentConfig
+        let new: ProxyConfig
+        let material: TLSMaterial
+        do throws(ConfigError) {
+            guard let loadConfig else {
+                throw ConfigError(file: "", line: 0, column: 0, path: "", message: "this process has no config file to re-read")
+            }
+            new = try loadConfig()
+            material = try TLSMaterial.load(new)
+            try ConfigReload.checkReloadable(from: old, to: new)
+        } catch {
+            return .failure(error)
+        }
+        let changed = ConfigReload.changedClusters(from: old, to: new)
+        // Unchanged clusters keep their endpoints (and so their health state); DNS answers come from a new
+        // resolver that starts from them.
+        let kept = resolver.withLock { $0.currentEndpoints() }.filter { !changed.contains($0.key) }
+        let newResolver = EndpointResolver(clusters: new.clusters, seed: kept)
+        let endpoints = newResolver.resolveAll()
+        let listeners = Dictionary(uniqueKeysWithValues: new.listeners.map { ($0.name, ListenerContext(config: $0)) })
+        running.withLock { $0 = new }
         tls.withLock { $0 = material }
         for w in workers.withLock({ $0 }) {
             let loop = w.loop
             loop.execute {
-                WorkerRegistry.context(on: loop)?.replaceTLS(listeners: material.listeners, clusters: material.clusters)
+                WorkerRegistry.context(on: loop)?.applyReload(
+                    config: new, listeners: listeners, tlsListeners: material.listeners, tlsClusters: material.clusters,
+                    endpoints: endpoints, changedClusters: changed)
             }
         }
+        let oldResolver = resolver.withLock { r -> EndpointResolver in
+            let previous = r
+            r = newResolver
+            return previous
+        }
+        oldResolver.stop()
+        startResolver(newResolver)
+        stats.setConfigHash(ConfigReload.hash(new))
         Log.info("tls", "TLS files reloaded (\(material.listeners.count) listener(s), \(material.clusters.count) cluster(s))")
-        return nil
+        let removed = Set(old.clusters.map(\.name)).subtracting(new.clusters.map(\.name))
+        return .success("\(new.listeners.count) listener(s), \(new.clusters.count) cluster(s); new or changed clusters: "
+                        + (changed.isEmpty ? "none" : changed.sorted().joined(separator: ", "))
+                        + (removed.isEmpty ? "" : "; removed: " + removed.sorted().joined(separator: ", ")))
+    }
+
+    private func startResolver(_ r: EndpointResolver) {
+        // DNS answers go to every worker's loop; each pool swaps its endpoint list there, without locks.
+        r.start { [self] cluster, endpoints in
+            for w in self.workers.withLock({ $0 }) {
+                let loop = w.loop
+                loop.execute { WorkerRegistry.context(on: loop)?.updateEndpoints(cluster: cluster, endpoints) }
+            }
+        }
     }
 
     /// Resolves addresses, binds every listener on every worker and starts the loops. Throws if a listener
@@ -73,7 +141,7 @@ public final class ProxyServer: Sendable {
             }
             listenerAddresses.append((ListenerContext(config: l), addr))
         }
-        let clusterEndpoints = resolver.resolveAll()
+        let clusterEndpoints = resolver.withLock { $0 }.resolveAll()
         let adminAddress: SocketAddress? = try config.admin.map { a in
             guard let addr = SocketAddress.resolve(host: a.address.host, port: a.address.port, passive: true).first else {
                 throw SocketError.resolve("admin address \(a.address)")
@@ -150,13 +218,7 @@ public final class ProxyServer: Sendable {
             stop()
             throw ServerStartError(message: errors.joined(separator: "; "))
         }
-        // DNS answers go to every worker's loop; each pool swaps its endpoint list there, without locks.
-        resolver.start { [self] cluster, endpoints in
-            for w in self.workers.withLock({ $0 }) {
-                let loop = w.loop
-                loop.execute { WorkerRegistry.context(on: loop)?.updateEndpoints(cluster: cluster, endpoints) }
-            }
-        }
+        startResolver(resolver.withLock { $0 })
         let bound = boundAddresses.withLock { $0 }
         for (name, addr) in bound.sorted(by: { $0.key < $1.key }) {
             Log.info("server", "\(name) listening on \(addr)")
@@ -210,7 +272,7 @@ public final class ProxyServer: Sendable {
     }
 
     public func stop() {
-        resolver.stop()
+        resolver.withLock { $0 }.stop()
         var ws = workers.withLock { $0 }
         if let admin = adminThread.withLock({ $0 }) { ws.append(admin) }
         for w in ws { w.loop.stop() }

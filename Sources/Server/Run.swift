@@ -4,13 +4,15 @@ import EventLoop
 import Glibc
 
 /// Runs the proxy until SIGTERM/SIGINT, then drains. Returns the process exit code.
-public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) -> Int32 {
+/// - Parameter loadConfig: reads the config file again, for reloads.
+public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel,
+                     loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)? = nil) -> Int32 {
     Log.level = Log.Level(rawValue: logLevel.rawValue) ?? .info
     CProxyLinux_ignore_sigpipe()
     // Block the signals before any worker thread exists, so every thread inherits the mask and only the
     // main thread's sigwait receives them.
     for s in [SIGTERM, SIGINT, SIGHUP] { _ = CProxyLinux_block_signal(s) }
-    let server = ProxyServer(config: config, tls: tls)
+    let server = ProxyServer(config: config, tls: tls, loadConfig: loadConfig)
     do {
         try server.start()
     } catch {
@@ -26,9 +28,8 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) 
         var sig: Int32 = 0
         if sigwait(&set, &sig) != 0 { continue }
         if sig == SIGHUP {
-            // Certificate rotation (cert-manager and ACME clients renew files in place). The rest of the config is
-            // not reloaded yet.
-            server.reloadTLS()
+            // The whole config, TLS files included (cert-manager and ACME clients renew certificates in place).
+            server.reload()
             continue
         }
         break

@@ -441,6 +441,18 @@ public final class ClusterPool {
         settings.tls = context
     }
 
+    /// A config reload removed or changed this cluster: no more health checks; calls in flight finish on their
+    /// connections, which close once idle. The worker keeps the pool until `hasOpenConnections` is false (its
+    /// endpoints point back at it).
+    public func retire() {
+        healthChecker = nil
+        updateEndpoints([])
+    }
+
+    public var hasOpenConnections: Bool {
+        endpoints.contains { !$0.connections.isEmpty } || retired.contains { !$0.connections.isEmpty }
+    }
+
     /// Clusters with TLS whose certificates are not verified (`verify: false`), for the start-up warning.
     public var skipsCertificateVerification: Bool { settings.tls.map { !$0.settings.verify } ?? false }
 

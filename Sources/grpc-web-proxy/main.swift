@@ -102,4 +102,8 @@ if validateOnly {
 }
 
 if let testHostsFile { enableTestHostsOverride(path: testHostsFile) }
-exit(runProxy(config: config, tls: tls, logLevel: levelOverride ?? config.logLevel))
+let reloadPath = configPath
+let reloadEnvironment = environment
+exit(runProxy(config: config, tls: tls, logLevel: levelOverride ?? config.logLevel) { () throws(ConfigError) -> ProxyConfig in
+    try ConfigLoader.load(path: reloadPath, environment: reloadEnvironment)
+})

@@ -30,6 +30,11 @@ public final class ProxyStats: Sendable {
     public let overloadConnectionsRefusedTotal = Counter()
     public let overloadCallsShedTotal = Counter()
     public let overloadConnectionsResetTotal = Counter()
+    public let reloadsTotal = Counter()
+    public let reloadFailuresTotal = Counter()
+    /// FNV-1a of the running config (set at start and by each reload).
+    private let configHash = Atomic<UInt64>(0)
+    public func setConfigHash(_ hash: UInt64) { configHash.store(hash, ordering: .relaxed) }
     public let downstreamHTTP2ConnectionsTotal = Counter()
     public let http2StreamsTotal = Counter()
     public let nativeGRPCCallsTotal = Counter()
@@ -80,6 +85,10 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_overload_connections_refused_total", "New connections closed at once because the proxy was overloaded.", overloadConnectionsRefusedTotal.load())
         counter("grpcwebproxy_overload_calls_shed_total", "New calls answered with grpc-status 14 because the proxy was overloaded.", overloadCallsShedTotal.load())
         counter("grpcwebproxy_overload_connections_reset_total", "Connections reset because they held the largest queues while over budget.", overloadConnectionsResetTotal.load())
+        counter("grpcwebproxy_config_reloads_total", "Config reloads applied (SIGHUP or POST /reload).", reloadsTotal.load())
+        counter("grpcwebproxy_config_reload_failures_total", "Config reloads refused (invalid file or a change that needs a restart).", reloadFailuresTotal.load())
+        let hash = String(configHash.load(ordering: .relaxed), radix: 16)
+        out += "# HELP grpcwebproxy_config_info The running config, by the hash of its contents.\n# TYPE grpcwebproxy_config_info gauge\ngrpcwebproxy_config_info{hash=\"\(hash)\"} 1\n"
         counter("grpcwebproxy_downstream_http2_connections_total", "Client connections served over HTTP/2 (ALPN h2 or prior-knowledge h2c).", downstreamHTTP2ConnectionsTotal.load())
         counter("grpcwebproxy_http2_streams_total", "Request streams opened by HTTP/2 clients.", http2StreamsTotal.load())
         counter("grpcwebproxy_native_grpc_calls_total", "Native gRPC calls passed through from HTTP/2 clients.", nativeGRPCCallsTotal.load())

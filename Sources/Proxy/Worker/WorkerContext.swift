@@ -11,7 +11,12 @@ public final class WorkerContext {
     public let id: Int
     public let loop: EventLoop
     public let readBuffer = LoopReadBuffer()
-    public let config: ProxyConfig
+    /// The running config: replaced by a reload (new calls and connections use the new one).
+    public private(set) var config: ProxyConfig
+    /// Listener contexts by name, replaced by a reload; accepted sockets take the current one.
+    private var listenerContexts: [String: ListenerContext] = [:]
+    /// Pools a reload replaced or removed, kept until their last connection has closed.
+    private var retiredPools: [ClusterPool] = []
     public let stats: ProxyStats
     public private(set) var pools: [String: ClusterPool] = [:]
     public private(set) var draining = false
@@ -53,6 +58,7 @@ public final class WorkerContext {
         // take reference counting's slow path on each access (seen in profiles).
         _ = loop.scheduleTimer(after: OverloadMonitor.checkInterval) { [self] in
             self.publishTimerCounts()
+            if !self.retiredPools.isEmpty { self.retiredPools.removeAll { !$0.hasOpenConnections } }
             if self.config.overload.isEnabled {
                 self.overload.sample()
                 if self.overload.level == .resetLargest { self.resetLargestConnections() }
@@ -87,6 +93,35 @@ public final class WorkerContext {
     }
 
 
+    /// A config reload, on this worker's loop between two events. New calls and connections use the new routes,
+    /// limits and clusters; calls in flight finish on what they started with. `changedClusters`: clusters added or
+    /// whose settings changed (a new pool); unchanged ones keep their pool, connections, health and outlier state.
+    public func applyReload(config newConfig: ProxyConfig, listeners: [String: ListenerContext],
+                            tlsListeners newTLS: [String: TLSServerContext], tlsClusters: [String: TLSClientContext],
+                            endpoints: [String: [SharedEndpoint]], changedClusters: Set<String>) {
+        config = newConfig
+        listenerContexts = listeners
+        tlsListeners = newTLS
+        let names = Set(newConfig.clusters.map(\.name))
+        for (name, pool) in pools where !names.contains(name) || changedClusters.contains(name) {
+            pool.retire()
+            retiredPools.append(pool)
+            pools[name] = nil
+        }
+        for cluster in newConfig.clusters {
+            if let pool = pools[cluster.name] {
+                if let context = tlsClusters[cluster.name] { pool.replaceTLSContext(context) }
+                continue
+            }
+            var settings = UpstreamSettings(cluster)
+            settings.tls = tlsClusters[cluster.name]
+            let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: endpoints[cluster.name] ?? [],
+                                   settings: settings, readBuffer: readBuffer, seed: id)
+            pools[cluster.name] = pool
+            if id == 0 { pool.startHealthChecks() }
+        }
+    }
+
     /// Certificate rotation: handshakes from now on use the new contexts.
     public func replaceTLS(listeners: [String: TLSServerContext], clusters: [String: TLSClientContext]) {
         tlsListeners = listeners
@@ -107,7 +142,8 @@ public final class WorkerContext {
     }
 
     /// Starts serving an accepted socket.
-    public func accept(fd: Int32, listener: ListenerContext) {
+    public func accept(fd: Int32, listener bound: ListenerContext) {
+        let listener = listenerContexts[bound.config.name] ?? bound
         if overload.level >= .stopAccepting {
             // Accept-and-close rather than leaving clients in the backlog: they fail fast and can go elsewhere.
             stats.overloadConnectionsRefusedTotal.add(1)

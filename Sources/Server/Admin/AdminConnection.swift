@@ -112,6 +112,19 @@ final class AdminConnection: TCPConnectionDelegate {
         endpoint.stats.requestsTotal.add(1)
         let headOnly = head.method == "HEAD"
         let close = !head.keepAlive
+        if head.path == "/reload" {
+            // Runs here, on the admin thread: the file is read and checked off the workers, which then switch
+            // between two events. 200 with what changed, or 400 with the located error (the old config stays).
+            guard head.method == "POST" else {
+                reply(405, "POST /reload reloads the config\n", headOnly: false, close: true, extra: [("Allow", "POST")])
+                return
+            }
+            switch endpoint.server.reload() {
+            case .success(let summary): reply(200, "reloaded: \(summary)\n", headOnly: false, close: close)
+            case .failure(let error): reply(400, "not reloaded: \(error)\n", headOnly: false, close: close)
+            }
+            return
+        }
         guard head.method == "GET" || headOnly else {
             reply(405, "admin endpoints answer GET and HEAD only\n", headOnly: false, close: true,
                   extra: [("Allow", "GET, HEAD")])

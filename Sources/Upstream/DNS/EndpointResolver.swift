@@ -34,12 +34,14 @@ public final class EndpointResolver: Sendable {
     private let thread = Mutex<EventLoopThread?>(nil)
     private let hosts: HostsOverride?
 
-    public init(clusters: [ClusterConfig]) {
+    /// - Parameter seed: endpoints to start from, by cluster (a config reload passes the running ones of the
+    ///   clusters it keeps, so an address that resolves the same keeps its `SharedEndpoint` and health state).
+    public init(clusters: [ClusterConfig], seed: [String: [SharedEndpoint]] = [:]) {
         let hosts = HostsOverride.fromEnvironment()
         self.hosts = hosts
         self.clusters = Mutex(clusters.map { c in
             ClusterState(name: c.name, specs: c.endpoints, refresh: c.dnsRefresh,
-                         answers: Array(repeating: [], count: c.endpoints.count),
+                         answers: Array(repeating: [], count: c.endpoints.count), current: seed[c.name] ?? [],
                          hasNames: c.endpoints.contains { !EndpointResolver.isIPLiteral($0.host) })
         })
         if let hosts { Log.warn("dns", "\(HostsOverride.environmentVariable)=\(hosts.path): test-only host overrides are active") }
@@ -54,6 +56,11 @@ public final class EndpointResolver: Sendable {
             out[clusters.withLock { $0[i].name }] = clusters.withLock { $0[i].current }
         }
         return out
+    }
+
+    /// The endpoints each cluster has now.
+    public func currentEndpoints() -> [String: [SharedEndpoint]] {
+        clusters.withLock { all in Dictionary(all.map { ($0.name, $0.current) }, uniquingKeysWith: { a, _ in a }) }
     }
 
     /// Starts the refresh thread (only when some cluster names a host). `onUpdate` runs on that thread.
