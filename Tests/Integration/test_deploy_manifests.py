@@ -12,7 +12,6 @@ Also the house-keeping rules of issue 12: nothing stray at the top of the reposi
 
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import secrets
@@ -371,6 +370,46 @@ def kubelet_style_update(directory: Path, files: dict[str, bytes], version: int)
             visible.symlink_to(f"..data/{name}")
 
 
+class NamedProxy:
+    """The proxy started through a uniquely named link to the binary: the sidecar looks the proxy up by process
+    name, and must find this one only, never another proxy running on this machine."""
+
+    def __init__(self, tmp_path: Path, config: Path, args: list[str]):
+        self.name = "gwp-" + secrets.token_hex(4)
+        (tmp_path / "bin").mkdir(exist_ok=True)
+        (tmp_path / "bin" / self.name).symlink_to(require_proxy_bin())
+        self.log_path = tmp_path / "proxy.log"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen([str(tmp_path / "bin" / self.name), *args, str(config)], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log_count(self, fragment: str, count: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.log().count(fragment) >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def replace_file(path: Path, text: str):
+    """Atomically, as an editor or the kubelet does: a poll never reads a half-written config."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
 def served_certificate(port: int) -> bytes:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -384,8 +423,8 @@ def served_certificate(port: int) -> bytes:
 def test_reload_sidecar_makes_the_proxy_serve_a_renewed_certificate(tmp_path, upstream):
     """The shipped TLS config and reload.sh, run as in the pod: the certificate Secret is renewed the kubelet's way,
     the sidecar notices within its poll, sends SIGHUP, the proxy logs `TLS files reloaded` and new handshakes get
-    the new certificate. Probes from the manifest pass against the running proxy. Today's SIGHUP re-reads TLS
-    files; with live config reload the same signal re-reads the whole config, so this path stays valid."""
+    the new certificate; then an edited config is reloaded the same way (SIGHUP re-reads the whole config since live
+    reload). Probes from the manifest pass against the running proxy."""
     if shutil.which("pidof") is None:
         pytest.skip("pidof is absent (the sidecar finds the proxy with it)")
     port, admin_port = free_port(), free_port()
@@ -398,23 +437,16 @@ def test_reload_sidecar_makes_the_proxy_serve_a_renewed_certificate(tmp_path, up
         (tls_dir / n).unlink()
     kubelet_style_update(tls_dir, first, 1)
 
-    # A uniquely named link to the binary: the sidecar looks the proxy up by process name, and must find ours
-    # only, never another proxy running on this machine.
-    name = "gwp-" + secrets.token_hex(4)
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin" / name).symlink_to(require_proxy_bin())
-    log_path = tmp_path / "proxy.log"
     deployment = only(load("tls-and-reload.yaml"), "Deployment")
-    with log_path.open("wb") as log:
-        proxy = subprocess.Popen([str(tmp_path / "bin" / name), *proxy_container(deployment)["args"][:1],
-                                  str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proxy = NamedProxy(tmp_path, config, proxy_container(deployment)["args"][:1])
+    name, log_path = proxy.name, proxy.log_path
     reloader = None
     try:
-        assert wait_port(admin_port, 15, proxy) and wait_port(port, 15, proxy), tail(log_path)
+        assert wait_port(admin_port, 15, proxy.proc) and wait_port(port, 15, proxy.proc), tail(log_path)
         assert served_certificate(port) == ssl.PEM_cert_to_DER_cert(first["tls.crt"].decode())
 
         pids = subprocess.run(["pidof", name], capture_output=True, text=True, timeout=10).stdout.split()
-        assert pids == [str(proxy.pid)], f"pidof {name} found {pids}, expected only {proxy.pid}"
+        assert pids == [str(proxy.proc.pid)], f"pidof {name} found {pids}, expected only {proxy.proc.pid}"
 
         for probe in ("readinessProbe", "livenessProbe"):
             command = proxy_container(deployment)[probe]["exec"]["command"]
@@ -441,23 +473,22 @@ def test_reload_sidecar_makes_the_proxy_serve_a_renewed_certificate(tmp_path, up
 
         renewed_cert, renewed_key = run_readme_cert_command(tmp_path / "renewed")
         kubelet_style_update(tls_dir, {"tls.crt": renewed_cert.read_bytes(), "tls.key": renewed_key.read_bytes()}, 3)
-        assert reloader.wait_for(f"sent SIGHUP to {name} ({proxy.pid})", 10), reloader.lines
-        deadline = time.monotonic() + 10
-        while "TLS files reloaded" not in log_path.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "TLS files reloaded" in log_path.read_text(errors="replace"), tail(log_path)
+        assert reloader.wait_for(f"sent SIGHUP to {name} ({proxy.proc.pid})", 10), reloader.lines
+        assert proxy.wait_log_count("TLS files reloaded", 1, 10), tail(log_path)
         assert served_certificate(port) == ssl.PEM_cert_to_DER_cert(renewed_cert.read_text())
-        assert proxy.poll() is None, tail(log_path)
-        assert sum("SIGHUP" in l for l in reloader.lines) == 1, reloader.lines
+
+        # An edited ConfigMap: the same path (whole config on SIGHUP since live reload), the change in force.
+        edited = config.read_text().replace("connect_timeout: 2s", "connect_timeout: 3s")
+        assert edited != config.read_text()
+        replace_file(config, edited)
+        assert proxy.wait_log_count("config reloaded", 2, 10), tail(log_path)
+        assert "new or changed clusters: backend" in proxy.log()
+        assert proxy.proc.poll() is None, tail(log_path)
+        assert sum("SIGHUP" in l for l in reloader.lines) == 2, reloader.lines
     finally:
         if reloader is not None:
             reloader.stop()
-        proxy.terminate()
-        try:
-            proxy.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait(timeout=10)
+        proxy.stop()
 
 
 def config_of_reloader() -> str:
@@ -465,44 +496,41 @@ def config_of_reloader() -> str:
 
 
 @pytest.mark.timeout(60)
-def test_reload_sidecar_posts_to_reload_url_when_set(tmp_path):
-    """The sidecar's other mode (for proxies with `POST /reload`): one POST per change, nothing signalled. A stand-in
-    HTTP server on loopback takes the POST, as the proxy's admin endpoint will."""
+def test_reload_sidecar_posts_to_reload_url_when_set(tmp_path, upstream):
+    """The sidecar's other mode: with RELOAD_URL it POSTs /reload on the admin address (nothing signalled). A valid
+    edit of the shipped ConfigMap config is reloaded; an invalid one is refused and the proxy keeps running."""
     if shutil.which("wget") is None:
         pytest.skip("wget is absent (the busybox sidecar posts with its wget)")
-    posts: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            posts.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "3")
-            self.end_headers()
-            self.wfile.write(b"ok\n")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    watched = tmp_path / "conf"
-    watched.mkdir()
-    kubelet_style_update(watched, {"config.yaml": b"a: 1\n"}, 1)
-    reloader = Reloader(config_of_reloader(), {
-        "WATCH_FILES": f"{watched}/*", "POLL_SECONDS": "0.2",
-        "RELOAD_URL": f"http://127.0.0.1:{server.server_port}/reload",
-        # A name no process has: if the script signalled instead of posting, it would say it found none.
-        "PROXY_PROCESS_NAME": "gwp-" + secrets.token_hex(4)}, tmp_path)
+    port, admin_port = free_port(), free_port()
+    config = localised_config("grpc-web-proxy.yaml", tmp_path, port=port, admin_port=admin_port,
+                              upstream_port=upstream.port)
+    proxy = NamedProxy(tmp_path, config, ["--config"])
+    reloader = None
     try:
+        assert wait_port(admin_port, 15, proxy.proc), tail(proxy.log_path)
+        reloader = Reloader(config_of_reloader(), {
+            "WATCH_FILES": f"{config.parent}/*", "POLL_SECONDS": "0.2",
+            "RELOAD_URL": f"http://127.0.0.1:{admin_port}/reload",
+            # A name no process has: if the script signalled instead of posting, it would say it found none.
+            "PROXY_PROCESS_NAME": "gwp-" + secrets.token_hex(4)}, tmp_path)
         assert reloader.wait_for("config-reloader: watching", 10), reloader.lines
-        kubelet_style_update(watched, {"config.yaml": b"a: 2\n"}, 2)
+
+        good = config.read_text().replace("timeout: 0s", "timeout: 30s")
+        assert good != config.read_text()
+        replace_file(config, good)
         assert reloader.wait_for("accepted", 10), reloader.lines
-        assert posts == ["/reload"]
+        assert proxy.wait_log_count("config reloaded", 1, 10), tail(proxy.log_path)
+
+        replace_file(config, good.replace("connect_timeout: 2s", "connect_timeout: soon"))
+        assert reloader.wait_for("failed (see the proxy's log)", 10), reloader.lines
+        assert proxy.wait_log_count("config not reloaded", 1, 10), tail(proxy.log_path)
+        assert "clusters[0].connect_timeout" in proxy.log()
+        assert proxy.proc.poll() is None, tail(proxy.log_path)
         assert not any("SIGHUP" in l or "no gwp-" in l for l in reloader.lines), reloader.lines
     finally:
-        reloader.stop()
-        server.shutdown()
-        server.server_close()
+        if reloader is not None:
+            reloader.stop()
+        proxy.stop()
 
 
 # Containerfile and systemd unit
