@@ -9,7 +9,7 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) 
     CProxyLinux_ignore_sigpipe()
     // Block the signals before any worker thread exists, so every thread inherits the mask and only the
     // main thread's sigwait receives them.
-    for s in [SIGTERM, SIGINT, SIGHUP] { _ = CProxyLinux_block_signal(s) }
+    for s in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { _ = CProxyLinux_block_signal(s) }
     let server = ProxyServer(config: config, tls: tls)
     do {
         try server.start()
@@ -22,6 +22,7 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) 
     sigaddset(&set, SIGTERM)
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGHUP)
+    sigaddset(&set, SIGUSR1)
     while true {
         var sig: Int32 = 0
         if sigwait(&set, &sig) != 0 { continue }
@@ -29,6 +30,11 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel) 
             // Certificate rotation (cert-manager and ACME clients renew files in place). The rest of the config is
             // not reloaded yet.
             server.reloadTLS()
+            continue
+        }
+        if sig == SIGUSR1 {
+            // logrotate renamed the access log: write what is buffered to it, then open the path again.
+            server.reopenAccessLog()
             continue
         }
         break
