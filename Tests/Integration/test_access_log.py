@@ -126,7 +126,7 @@ def test_known_sequence_logs_exact_lines(start_proxy, upstream, tmp_path):
 
     # 5. A WebSocket call.
     w = ws_unary(proxy.base_url, UNARY, b"websocket!")
-    assert w.status == 0
+    assert w.grpc_status == 0
     n += 1
     e = entries(path, n)[-1]
     check_common(e, proxy)
@@ -162,7 +162,7 @@ def test_format_string_and_default_route_name(start_proxy, upstream, tmp_path):
     fmt = "%route% %cluster% %path% %grpc_status% [%grpc_message%] %request_messages%/%response_messages% %%"
     proxy, path = log_proxy(start_proxy, tmp_path, routes=[default_route()], format=fmt)
     assert call(proxy.base_url, UNARY, [b"a", b"b"]).grpc_status == 0
-    call(proxy.base_url, UNARY, [b"a"], metadata={"x-fail-code": "9", "x-fail-message": "line\nbreak"})
+    call(proxy.base_url, UNARY, [b"a"], metadata={"x-fail-code": "9", "x-fail-message": "line%0Abreak"})
     lines = wait_lines(path, 2)
     assert lines == [f"prefix:/ backend {UNARY} 0 [-] 2/1 %", f"prefix:/ backend {UNARY} 9 [line?break] 1/0 %"]
 
@@ -236,7 +236,7 @@ def test_traceparent_and_request_id_kept_replaced_generated(start_proxy, upstrea
         assert HEX32.match(g["x-request-id"])
     assert generated[0]["x-request-id"] != generated[1]["x-request-id"]
     assert generated[0]["traceparent"] != generated[1]["traceparent"]
-    last = entries(path, 2 + len(malformed) + 2)[-1]
+    last = entries(path, 1 + len(malformed) + 2)[-1]
     assert last["request_id"] == generated[1]["x-request-id"]
     assert last["trace_id"] == generated[1]["traceparent"][3:35]
 
@@ -244,7 +244,7 @@ def test_traceparent_and_request_id_kept_replaced_generated(start_proxy, upstrea
 def test_websocket_and_native_calls_forward_ids(start_proxy, upstream, tmp_path):
     proxy, path = log_proxy(start_proxy, tmp_path)
     w = ws_unary(proxy.base_url, UNARY, b"", metadata={"x-echo-metadata": "1", "traceparent": VALID_TP})
-    assert w.status == 0
+    assert w.grpc_status == 0
     got = json.loads(w.messages[0])
     assert got["traceparent"] == VALID_TP and HEX32.match(got["x-request-id"])
     assert entries(path, 1)[-1]["request_id"] == got["x-request-id"]
