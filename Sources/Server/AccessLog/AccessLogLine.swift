@@ -15,17 +15,16 @@ struct AccessLogLine {
         self.format = format
     }
 
+    /// `{"start_time":`, `,"duration_ms":`...: each field's key with what precedes it, built once.
+    private static let jsonKeys: [(AccessLogField, [UInt8])] = AccessLogField.allCases.enumerated().map { i, field in
+        (field, Array(((i == 0 ? "{" : ",") + "\"" + field.rawValue + "\":").utf8))
+    }
+
     mutating func append(_ s: CallSummary, to out: inout [UInt8]) {
         switch format {
         case .json:
-            var first = true
-            out.append(UInt8(ascii: "{"))
-            for field in AccessLogField.allCases {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                out.append(UInt8(ascii: "\""))
-                out.append(contentsOf: field.rawValue.utf8)
-                out.append(contentsOf: "\":".utf8)
+            for (field, key) in Self.jsonKeys {
+                out.append(contentsOf: key)
                 appendValue(field, of: s, json: true, to: &out)
             }
             out.append(UInt8(ascii: "}"))
@@ -84,10 +83,16 @@ struct AccessLogLine {
             return
         }
         if text.isEmpty { out.append(UInt8(ascii: "-")); return }
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { out.append(contentsOf: text.utf8); return }
         for b in text.utf8 { out.append(b < 0x20 || b == 0x7F ? UInt8(ascii: "?") : b) }
     }
 
     static func appendJSONEscaped(_ text: String, to out: inout [UInt8]) {
+        // Nearly every value needs no escape: copy it whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out.append(contentsOf: text.utf8)
+            return
+        }
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for b in text.utf8 {
             switch b {
