@@ -88,7 +88,6 @@ final class AccessLogSink {
     /// Sampling without randomness: each call adds `sample`; a line is written each time the sum passes 1.
     private var sampleCredit = 0.0
     private var line: AccessLogLine
-    private var scratch: [UInt8] = []
     private let buffer: AccessLogBuffer
 
     init(config: AccessLogConfig, buffer: AccessLogBuffer) {
@@ -96,7 +95,6 @@ final class AccessLogSink {
         sample = config.sample
         line = AccessLogLine(format: config.format)
         self.buffer = buffer
-        scratch.reserveCapacity(1024)
     }
 
     func record(_ summary: CallSummary) {
@@ -106,8 +104,6 @@ final class AccessLogSink {
             guard sampleCredit >= 1 else { return }
             sampleCredit -= 1
         }
-        scratch.removeAll(keepingCapacity: true)
-        line.append(summary, to: &scratch)
-        buffer.append(scratch)
+        buffer.append { line.append(summary, to: &$0) }
     }
 }

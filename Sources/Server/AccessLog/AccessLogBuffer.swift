@@ -7,11 +7,16 @@ final class AccessLogBuffer: Sendable {
     private let pending = Mutex<[UInt8]>([])
     let dropped = Atomic<Int>(0)
 
-    /// Appends one complete line, or drops it if the buffer is full.
-    func append(_ line: [UInt8]) {
+    /// Lets `write` append one complete line in place (no copy), and takes it back out, counted as dropped, when
+    /// it made the buffer exceed `limit`.
+    func append(_ write: (inout [UInt8]) -> Void) {
         let taken = pending.withLock { bytes -> Bool in
-            guard bytes.count + line.count <= Self.limit else { return false }
-            bytes.append(contentsOf: line)
+            let before = bytes.count
+            write(&bytes)
+            guard bytes.count <= Self.limit else {
+                bytes.removeSubrange(before...)
+                return false
+            }
             return true
         }
         if !taken { dropped.add(1, ordering: .relaxed) }

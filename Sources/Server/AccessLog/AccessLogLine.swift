@@ -83,16 +83,12 @@ struct AccessLogLine {
             return
         }
         if text.isEmpty { out.append(UInt8(ascii: "-")); return }
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { out.append(contentsOf: text.utf8); return }
+        if Self.appendIfClean(text, to: &out, json: false) { return }
         for b in text.utf8 { out.append(b < 0x20 || b == 0x7F ? UInt8(ascii: "?") : b) }
     }
 
     static func appendJSONEscaped(_ text: String, to out: inout [UInt8]) {
-        // Nearly every value needs no escape: copy it whole.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-            out.append(contentsOf: text.utf8)
-            return
-        }
+        if appendIfClean(text, to: &out, json: true) { return }
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for b in text.utf8 {
             switch b {
@@ -107,6 +103,17 @@ struct AccessLogLine {
                 out.append(hex[Int(b & 0xF)])
             default: out.append(b)
             }
+        }
+    }
+
+    /// Nearly every value needs no escape: checked and copied whole from the string's contiguous bytes. False
+    /// (nothing appended) when some byte needs care.
+    private static func appendIfClean(_ text: String, to out: inout [UInt8], json: Bool) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b == 0x7F || (json && (b == 0x22 || b == 0x5C)) { return false }
+            out.append(contentsOf: bytes)
+            return true
         }
     }
 
