@@ -13,6 +13,8 @@ public struct ProxyConfig: Sendable {
     public var clusters: [ClusterConfig]
     public var admin: AdminConfig?
     public var overload: OverloadConfig = OverloadConfig()
+    /// nil = no access log.
+    public var accessLog: AccessLogConfig?
 
     public init(
         workers: Int = 1, logLevel: LogLevel = .info, drainTimeout: Duration = .seconds(10),

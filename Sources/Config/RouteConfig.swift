@@ -1,6 +1,9 @@
 /// One routing rule of a listener. Routes are tried in order; the first that matches wins.
 public struct RouteConfig: Sendable {
     public var match: RouteMatchKind
+    /// What the operator calls this route in the access log and the metrics: its `name:`, or its match as text
+    /// (`prefix:/`, `service:pkg.Svc`, `method:pkg.Svc/M`).
+    public var name: String
     /// Extra conditions: each request header must be present with exactly this value.
     /// Names are lower-case.
     public var headers: [(name: String, value: String)]
@@ -22,6 +25,7 @@ public struct RouteConfig: Sendable {
         cors: CORSPolicy? = nil
     ) {
         self.match = match
+        self.name = match.defaultName
         self.headers = headers
         self.cluster = cluster
         self.timeout = timeout

@@ -15,4 +15,13 @@ public enum RouteMatchKind: Sendable, Equatable, CustomStringConvertible {
         case .method(let method): return "method \"\(method)\""
         }
     }
+
+    /// A route's name when it has no `name:`: the match in one token, e.g. `service:pkg.Svc`.
+    public var defaultName: String {
+        switch self {
+        case .prefix(let prefix): return "prefix:\(prefix)"
+        case .service(let service): return "service:\(service)"
+        case .method(let method): return "method:\(method)"
+        }
+    }
 }

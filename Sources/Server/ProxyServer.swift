@@ -29,6 +29,8 @@ public final class ProxyServer: Sendable {
     let adminStats = AdminStats()
     /// Addresses each listener actually bound (port 0 resolved), logged at start and reused by later workers.
     private let boundAddresses: Mutex<[String: String]> = Mutex([:])
+    /// Opened by `start` when the config has `access_log`.
+    private let accessLog = Mutex<AccessLog?>(nil)
 
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
@@ -141,6 +143,7 @@ public final class ProxyServer: Sendable {
             }
             listenerAddresses.append((ListenerContext(config: l), addr))
         }
+        let accessLog = try openAccessLog()
         let clusterEndpoints = resolver.withLock { $0 }.resolveAll()
         let adminAddress: SocketAddress? = try config.admin.map { a in
             guard let addr = SocketAddress.resolve(host: a.address.host, port: a.address.port, passive: true).first else {
@@ -165,6 +168,7 @@ public final class ProxyServer: Sendable {
                 let material = self.tls.withLock { $0 }
                 let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters,
                                         tlsListeners: material.listeners, tlsClusters: material.clusters)
+                if let accessLog { ctx.callObservers.append(accessLog.observer(worker: i)) }
                 var listeners: [TCPListener] = []
                 for (lc, addr) in listenersForWorker {
                     do {
@@ -277,6 +281,30 @@ public final class ProxyServer: Sendable {
         if let admin = adminThread.withLock({ $0 }) { ws.append(admin) }
         for w in ws { w.loop.stop() }
         for w in ws { w.join() }
+        accessLog.withLock { $0 }?.stop()
+    }
+
+    private func openAccessLog() throws -> AccessLog? {
+        guard let accessLogConfig = config.accessLog else { return nil }
+        let log: AccessLog
+        do {
+            log = try AccessLog(config: accessLogConfig, workers: config.workers)
+        } catch {
+            throw ServerStartError(message: error.description)
+        }
+        log.start()
+        accessLog.withLock { $0 = log }
+        return log
+    }
+
+    /// SIGUSR1: the access log file is opened again by its path (after logrotate renamed it).
+    public func reopenAccessLog() {
+        accessLog.withLock { $0 }?.reopen()
+    }
+
+    /// The access log's counters for `/metrics` ("" when it is off).
+    func accessLogMetricsText() -> String {
+        accessLog.withLock { $0 }?.prometheusText() ?? ""
     }
 }
 

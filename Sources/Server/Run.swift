@@ -11,7 +11,7 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel,
     CProxyLinux_ignore_sigpipe()
     // Block the signals before any worker thread exists, so every thread inherits the mask and only the
     // main thread's sigwait receives them.
-    for s in [SIGTERM, SIGINT, SIGHUP] { _ = CProxyLinux_block_signal(s) }
+    for s in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { _ = CProxyLinux_block_signal(s) }
     let server = ProxyServer(config: config, tls: tls, loadConfig: loadConfig)
     do {
         try server.start()
@@ -24,12 +24,18 @@ public func runProxy(config: ProxyConfig, tls: TLSMaterial, logLevel: LogLevel,
     sigaddset(&set, SIGTERM)
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGHUP)
+    sigaddset(&set, SIGUSR1)
     while true {
         var sig: Int32 = 0
         if sigwait(&set, &sig) != 0 { continue }
         if sig == SIGHUP {
             // The whole config, TLS files included (cert-manager and ACME clients renew certificates in place).
             server.reload()
+            continue
+        }
+        if sig == SIGUSR1 {
+            // logrotate renamed the access log: write what is buffered to it, then open the path again.
+            server.reopenAccessLog()
             continue
         }
         break

@@ -59,6 +59,8 @@ public final class UpstreamStream {
     /// Strong: an endpoint holds no streams (its connections do), so there is no cycle, and a weak reference would
     /// give every endpoint a side table.
     var endpoint: PoolEndpoint?
+    /// The endpoint of the current (or last) attempt as `host:port`, nil before one was chosen: for call summaries.
+    public var endpointAddress: String? { endpoint?.shared.key }
     var triedEndpoints: [ObjectIdentifier] = []
     /// A health-check call: kept out of passive outlier detection.
     var isProbe = false

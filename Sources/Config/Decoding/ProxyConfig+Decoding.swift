@@ -4,7 +4,7 @@ internal import Glibc
 extension ProxyConfig {
     static let knownKeys = [
         "workers", "log_level", "drain_timeout", "limits", "websocket", "listeners", "clusters", "admin",
-        "overload",
+        "overload", "access_log",
     ]
 
     /// Decodes and validates a whole document. Sections are read in a fixed order (listeners
@@ -40,6 +40,7 @@ extension ProxyConfig {
         if let node = top.optional("limits") { limits = try DownstreamLimits(decoding: node) }
         if let node = top.optional("websocket") { websocket = try WebSocketSettings(decoding: node) }
         if let node = top.optional("overload") { overload = try OverloadConfig(decoding: node) }
+        if let node = top.optional("access_log") { accessLog = try AccessLogConfig(decoding: node) }
 
         let listenersNode = try top.required("listeners")
         let listenerNodes = try listenersNode.sequence()

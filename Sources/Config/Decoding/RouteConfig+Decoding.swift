@@ -1,6 +1,6 @@
 extension RouteConfig {
     static let knownKeys = [
-        "prefix", "service", "method", "headers", "cluster", "timeout", "max_request_bytes", "websocket", "cors",
+        "name", "prefix", "service", "method", "headers", "cluster", "timeout", "max_request_bytes", "websocket", "cors",
     ]
 
     init(decoding node: ConfigNode, listenerCORS: CORSPolicy?) throws(ConfigError) {
@@ -8,6 +8,7 @@ extension RouteConfig {
         let match = try RouteConfig.decodeMatch(mapping)
         let cluster = try mapping.required("cluster").nonEmptyString()
         self.init(match: match, cluster: cluster, cors: listenerCORS)
+        if let value = mapping.optional("name") { name = try value.nonEmptyString() }
         if let value = mapping.optional("headers") { headers = try RouteConfig.decodeHeaders(value) }
         if let value = mapping.optional("timeout") { timeout = try value.duration() }
         if let value = mapping.optional("max_request_bytes") { maxRequestBytes = try value.size(in: 1...ConfigBounds.maxSize) }

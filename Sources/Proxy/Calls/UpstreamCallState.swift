@@ -7,8 +7,13 @@ import Upstream
 /// accounting of its end, the upstream window it owes until the client's side has taken the bytes, and an
 /// upstream answer that is not gRPC, turned into a status. The calls own the writing; this owns the bookkeeping.
 struct UpstreamCallState {
+    /// The worker outlives its calls.
+    unowned(unsafe) let worker: WorkerContext
     let stats: ProxyStats
     let loop: EventLoop
+    /// What the operator sees of the call; handed to `worker.callFinished` when it ends. The call adds its byte
+    /// counts as they pass and its message counts and endpoint (`noteEnd`) just before it ends.
+    var summary: CallSummary
     private(set) var finished = false
     private var deadlineTimer: TimerHandle?
     private(set) var deadlineNanos: Int64?
@@ -18,9 +23,24 @@ struct UpstreamCallState {
     private(set) var nonGRPCStatus: Int?
     private var nonGRPCBody: [UInt8] = []
 
-    init(stats: ProxyStats, loop: EventLoop) {
-        self.stats = stats
-        self.loop = loop
+    init(worker: WorkerContext, summary: CallSummary) {
+        self.worker = worker
+        self.stats = worker.stats
+        self.loop = worker.loop
+        self.summary = summary
+    }
+
+    /// Notes the route and resolves the request's ids; returns them to be added to the upstream headers.
+    mutating func identify(route: RouteConfig, _ headers: some Sequence<(name: String, value: String)>) -> RequestIdentity {
+        summary.routed(route.name, cluster: route.cluster)
+        return summary.identify(headers, random: &worker.idRandom)
+    }
+
+    /// The call's last counts, just before it ends.
+    mutating func noteEnd(requestMessages: Int, responseMessages: Int, stream: UpstreamStream?) {
+        summary.requestMessages = requestMessages
+        summary.responseMessages = responseMessages
+        if let endpoint = stream?.endpointAddress { summary.endpoint = endpoint }
     }
 
     /// The call starts: counted in flight, and the shorter of the client's `grpc-timeout` and the route's
@@ -46,21 +66,29 @@ struct UpstreamCallState {
         return "deadline of \((deadlineNanos ?? 0) / 1_000_000) ms exceeded"
     }
 
-    /// Marks the call ended with `status`; false if it had ended already.
-    mutating func end(status: Int) -> Bool {
+    /// Marks the call ended with the status of its final `fields`; false if it had ended already.
+    mutating func end(fields: [(String, String)]) -> Bool {
         guard !finished else { return false }
+        summary.end(fields: fields)
+        return ended()
+    }
+
+    private mutating func ended() -> Bool {
         finished = true
         loop.cancelTimer(deadlineTimer)
         deadlineTimer = nil
         stats.callsActive.subtract(1)
-        stats.recordStatus(status)
+        stats.recordStatus(summary.grpcStatus)
+        worker.callFinished(summary)
         return true
     }
 
     /// The client went away: the call ends as CANCELLED, the upstream stream is reset (RST_STREAM CANCEL) at once
     /// and the window it was owed goes back. False if the call had ended already.
     mutating func clientLeft(_ stream: UpstreamStream?) -> Bool {
-        guard end(status: GRPCStatusCode.cancelled.rawValue) else { return false }
+        guard !finished else { return false }
+        summary.end(status: GRPCStatusCode.cancelled.rawValue, encodedMessage: CallSummary.clientCancelledMessage)
+        _ = ended()
         stream?.cancel()
         returnOwedWindow(stream)
         return true

@@ -1,3 +1,6 @@
+import GRPCWebCodec
+import HTTP1Codec
+
 /// Where a call writes its response and how it holds back its request body: one HTTP/1.1 connection, or one
 /// HTTP/2 stream. The call says what to send (a head, body pieces, an end); the responder owns the framing
 /// (chunked encoding or DATA frames), the flow control (the socket's queue or the stream's window) and the
@@ -23,4 +26,29 @@ protocol DownstreamResponder: AnyObject {
     func exchangeFinished(_ exchange: any DownstreamExchange)
     /// The verified client certificate in `x-forwarded-client-cert` form, if any.
     var forwardedClientCertificate: String? { get }
+    /// For the call's summary: the client's `host:port` (asked of the socket once per connection), the HTTP
+    /// version it speaks ("1.1", "1.0", "2") and the listener's name.
+    var downstreamAddress: String { get }
+    var httpVersion: String { get }
+    var listenerName: String { get }
+}
+
+extension DownstreamResponder {
+    /// A call's summary as it starts on this responder.
+    func startSummary(_ head: HTTPRequestHead, transport: CallSummary.Transport) -> CallSummary {
+        CallSummary(listener: listenerName, path: head.path, transport: transport, httpVersion: httpVersion,
+                    downstreamAddress: downstreamAddress, userAgent: nil)
+    }
+}
+
+extension DownstreamResponder {
+    /// A call the proxy answered itself with a gRPC status (no route, no cluster, overload) is a call all the
+    /// same: it gets its summary (without a route or cluster).
+    func reportLocalReply(_ head: HTTPRequestHead, transport: CallSummary.Transport, _ code: GRPCStatusCode, _ message: String) {
+        var summary = startSummary(head, transport: transport)
+        _ = summary.identify(head.headers, random: &worker.idRandom)
+        summary.end(status: code.rawValue, encodedMessage: nil)
+        summary.grpcMessage = CallSummary.truncated(message, maxBytes: CallSummary.maxMessageBytes)
+        worker.callFinished(summary)
+    }
 }

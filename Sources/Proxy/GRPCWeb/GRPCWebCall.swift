@@ -41,7 +41,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         self.requestEncoding = requestEncoding
         self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: fields.accept)
         self.corsHeaders = corsHeaders
-        state = UpstreamCallState(stats: connection.worker.stats, loop: connection.worker.loop)
+        state = UpstreamCallState(worker: connection.worker,
+                                  summary: connection.startSummary(head, transport: requestEncoding == .text ? .grpcWebText : .grpcWeb))
         let limits = connection.worker.config.limits
         requestBufferLimit = limits.writeBufferLimit
         requestScanner = GRPCFrameScanner(maxMessageSize: route.maxRequestBytes ?? limits.maxMessageSize, label: "request")
@@ -54,9 +55,10 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         let deadline = state.start(grpcTimeout: fields.grpcTimeout, route: route) { [self] in
             if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
-        let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
+        var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: fields.host ?? route.cluster, contentType: fields.contentType,
             metadata: head.headers, timeoutNanos: deadline, forwardedClientCert: connection?.forwardedClientCertificate)
+        state.identify(route: route, head.headers).apply(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -68,6 +70,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             switch requestEncoding {
             case .binary:
                 try requestScanner.scan(bytes)
+                state.summary.requestBytes &+= bytes.count
                 stream.sendBody(bytes)
             case .text:
                 decoded.removeAll(keepingCapacity: true)
@@ -78,6 +81,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
                     return
                 }
                 try decoded.withUnsafeBytes { try requestScanner.scan($0) }
+                state.summary.requestBytes &+= decoded.count
                 stream.sendBody(decoded)
             }
         } catch let e as GRPCFrameError {
@@ -143,6 +147,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             fail(error.status, error.message)
             return
         }
+        state.summary.responseBytes &+= bytes.count
         switch responseEncoding {
         case .binary:
             if bytes.count > 0 { connection.sendResponseBody(bytes) }
@@ -227,7 +232,9 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     private func finish(_ fields: [(String, String)]) {
-        guard state.end(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2) else { return }
+        guard !state.finished else { return }
+        noteEnd()
+        guard state.end(fields: fields) else { return }
         connection?.exchangeFinished(self)
     }
 
@@ -237,6 +244,12 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
 
     /// The browser is gone: RST_STREAM(CANCEL) upstream at once.
     func downstreamClosed() {
+        guard !state.finished else { return }
+        noteEnd()
         _ = state.clientLeft(stream)
+    }
+
+    private func noteEnd() {
+        state.noteEnd(requestMessages: requestScanner.messageCount, responseMessages: responseScanner.messageCount, stream: stream)
     }
 }

@@ -49,6 +49,9 @@ extension DownstreamHTTP1Connection: DownstreamResponder {
 
     var hasQueuedResponseBytes: Bool { bufferedResponseBytes > 0 }
 
+    var httpVersion: String { currentRequestVersionMinor == 0 ? "1.0" : "1.1" }
+    var listenerName: String { listener.config.name }
+
     func pauseRequestBody() { pauseReading(Self.pausedForUpstream) }
     func resumeRequestBody() { resumeReading(Self.pausedForUpstream) }
 }

@@ -52,6 +52,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     /// The current response uses chunked framing (set by `sendResponseHead`).
     var responseChunked = false
     var currentRequestVersionMinor: Int? { currentHead?.versionMinor }
+    /// The client's address, for call summaries: one getpeername per connection, only if a call asks.
+    lazy var downstreamAddress: String = tcp.peerAddressText()
 
     init(fd: Int32, worker: WorkerContext, listener: ListenerContext) {
         self.worker = worker
@@ -300,6 +302,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     /// A gRPC status produced by the proxy before any upstream answer: HTTP 200, trailers-only (PROTOCOLS.md §1.8).
     func sendGRPCLocalReply(_ code: GRPCStatusCode, _ message: String, encoding: GRPCWebEncoding, head: HTTPRequestHead, corsHeaders: [(String, String)]) {
         worker.stats.recordStatus(code.rawValue)
+        reportLocalReply(head, transport: encoding == .text ? .grpcWebText : .grpcWeb, code, message)
         // The rest of the request body (bounded by max_request_body_size) is read and dropped.
         discardingBody = true
         let responseEncoding = GRPCWebContentType.responseEncoding(request: encoding, accept: head.headers["accept"])

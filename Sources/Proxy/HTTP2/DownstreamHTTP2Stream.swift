@@ -43,6 +43,10 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     }
 
     private var session: HTTP2Session { connection.session }
+    /// Kept from the connection when the stream starts (a call may end after the connection is gone).
+    private(set) lazy var downstreamAddress: String = connection.downstreamAddress
+    var httpVersion: String { "2" }
+    private(set) lazy var listenerName: String = connection.listener.config.name
 
     // MARK: Request
 
@@ -76,6 +80,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             sendPlainError(status, message, extra: extra, head: head)
         case .grpcLocalReply(let code, let message, let encoding, let cors):
             worker.stats.recordStatus(code.rawValue)
+            reportLocalReply(head, transport: encoding == .text ? .grpcWebText : .grpcWeb, code, message)
             let responseEncoding = GRPCWebContentType.responseEncoding(request: encoding, accept: head.headers["accept"])
             let headers = [("content-type", GRPCWebContentType.responseContentType(responseEncoding))]
                 + GRPCHeaderTranslation.statusFields(code, message) + cors
@@ -92,6 +97,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             call.start()
         case .nativeLocalReply(let code, let message):
             worker.stats.recordStatus(code.rawValue)
+            reportLocalReply(head, transport: .grpc, code, message)
             sendResponseHead(status: 200, headers: [("content-type", "application/grpc")] + GRPCHeaderTranslation.statusFields(code, message),
                              endStream: true)
         }

@@ -25,7 +25,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         self.head = head
         self.route = route
         self.pool = pool
-        state = UpstreamCallState(stats: responder.worker.stats, loop: responder.worker.loop)
+        state = UpstreamCallState(worker: responder.worker, summary: responder.startSummary(head, transport: .grpc))
         let limits = responder.worker.config.limits
         requestBufferLimit = limits.writeBufferLimit
         // Compressed messages pass: native clients negotiate compression with the server themselves.
@@ -38,10 +38,11 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         let deadline = state.start(grpcTimeout: head.headers["grpc-timeout"], route: route) { [self] in
             if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
-        let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
+        var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: head.headers["content-type"],
             metadata: head.headers, timeoutNanos: deadline, forwardedClientCert: responder?.forwardedClientCertificate,
             native: true)
+        state.identify(route: route, head.headers).apply(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -55,6 +56,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             fail(error.status, error.message)
             return
         }
+        state.summary.requestBytes &+= bytes.count
         stream.sendBody(bytes)
         if stream.bufferedRequestBytes > requestBufferLimit { responder?.pauseRequestBody() }
     }
@@ -100,6 +102,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             fail(error.status, error.message)
             return
         }
+        state.summary.responseBytes &+= bytes.count
         responder.sendResponseBody(bytes)
         state.forwarded(bytes.count, queued: responder.hasQueuedResponseBytes, on: stream)
     }
@@ -148,7 +151,9 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
     }
 
     private func finish(_ fields: [(String, String)]) {
-        guard state.end(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2) else { return }
+        guard !state.finished else { return }
+        noteEnd()
+        guard state.end(fields: fields) else { return }
         responder?.exchangeFinished(self)
         responder = nil
     }
@@ -159,6 +164,12 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
 
     /// The client is gone (RST_STREAM or the connection): RST_STREAM(CANCEL) upstream at once.
     func downstreamClosed() {
+        guard !state.finished else { return }
+        noteEnd()
         if state.clientLeft(stream) { responder = nil }
+    }
+
+    private func noteEnd() {
+        state.noteEnd(requestMessages: requestScanner.messageCount, responseMessages: responseScanner.messageCount, stream: stream)
     }
 }

@@ -40,4 +40,6 @@ final class HTTP1WebSocketTransport: WebSocketTransport {
     func abort() { connection?.close() }
 
     var forwardedClientCertificate: String? { connection?.forwardedClientCertificate }
+    var downstreamAddress: String { connection?.downstreamAddress ?? "" }
+    var httpVersion: String { "1.1" }
 }

@@ -83,6 +83,8 @@ final class HTTP2WebSocketTransport: WebSocketTransport, DownstreamExchange {
     }
 
     var forwardedClientCertificate: String? { stream.forwardedClientCertificate }
+    var downstreamAddress: String { stream.downstreamAddress }
+    var httpVersion: String { "2" }
 
     // MARK: DownstreamExchange (events from the stream)
 

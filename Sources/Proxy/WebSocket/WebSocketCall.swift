@@ -42,6 +42,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private var nonGRPCBody: [UInt8] = []
     /// The latest ping's payload, answered when the output queue drains (see `answerPing`).
     private var pendingPong: [UInt8]?
+    /// What the operator sees of the call, delivered once when an accepted call ends (`finishAccounting`).
+    private var summary: CallSummary
     static let subprotocol = "grpc-websockets"
 
     init(transport: any WebSocketTransport, head: HTTPRequestHead) {
@@ -53,6 +55,9 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         let limits = transport.worker.config.limits
         requestScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "request")
         responseScanner = GRPCFrameScanner(maxMessageSize: limits.maxMessageSize, label: "response")
+        summary = CallSummary(listener: transport.listener.config.name, path: head.path, transport: .websocket,
+                              httpVersion: transport.httpVersion, downstreamAddress: transport.downstreamAddress,
+                              userAgent: nil)
     }
 
     // MARK: Handshake
@@ -90,6 +95,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         self.route = route
+        if let route { summary.routed(route.name, cluster: route.cluster) }
         transport.acceptHandshake(upgrade, subprotocol: Self.subprotocol)
         worker.stats.webSocketCallsTotal.add(1)
         worker.stats.callsActive.add(1)
@@ -176,6 +182,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             } catch {
                 return error
             }
+            summary.requestBytes &+= body.count
             stream.sendBody(body)
             return nil
         }
@@ -197,6 +204,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             failCall(.invalidArgument, "bad request metadata: \(error.reason)")
             return
         }
+        let identity = summary.identify(metadata.map { (name: $0.0, value: $0.1) } + head.headers.fields, random: &worker.idRandom)
         guard let route else {
             failCall(.unimplemented, "no route for \(head.path)")
             return
@@ -226,10 +234,11 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             }
         }
         let contentType = metadata.first(where: { $0.0 == "content-type" })?.1
-        let headers = GRPCHeaderTranslation.upstreamRequestHeaders(
+        var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: contentType,
             metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline,
             forwardedClientCert: transport.forwardedClientCertificate)
+        identity.apply(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -264,6 +273,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             failCall(error.status, error.message)
             return
         }
+        summary.responseBytes &+= bytes.count
         var header: [UInt8] = []
         WebSocketFrameEncoder.writeFrameHeader(opcode: .binary, length: bytes.count, into: &header)
         header.withUnsafeBytes { transport.send(parts: [$0, bytes]) }
@@ -310,7 +320,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     /// Sends the final 0x80 block (trailers, or the only block for trailers-only) and closes with 1000.
     private func endCall(with fields: [(String, String)]) {
         guard !callFinished else { return }
-        finishAccounting(status: Int(fields.first { $0.0 == "grpc-status" }?.1 ?? "") ?? 2)
+        finishAccounting(fields: fields)
         if socketClosing { return }
         if !responseScanner.isAtMessageBoundary {
             // A 0x80 block now would be read as the rest of the unfinished message: close with 1011 instead so
@@ -324,15 +334,31 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         closeSocket(code: WebSocketCloseCode.normal, reason: "")
     }
 
-    private func finishAccounting(status: Int) {
+    private func finishAccounting(fields: [(String, String)]) {
         guard !callFinished else { return }
+        summary.end(fields: fields)
+        accountingDone()
+    }
+
+    /// The client left (or broke the protocol) before a status: CANCELLED, with `why` for the log.
+    private func finishAccounting(cancelled why: String) {
+        guard !callFinished else { return }
+        summary.end(status: GRPCStatusCode.cancelled.rawValue, encodedMessage: GRPCMessageEncoding.percentEncode(why))
+        accountingDone()
+    }
+
+    private func accountingDone() {
         callFinished = true
         worker.loop.cancelTimer(deadlineTimer)
         deadlineTimer = nil
         if counted {
             counted = false
             worker.stats.callsActive.subtract(1)
-            worker.stats.recordStatus(status)
+            worker.stats.recordStatus(summary.grpcStatus)
+            summary.requestMessages = requestScanner.messageCount
+            summary.responseMessages = responseScanner.messageCount
+            if let endpoint = stream?.endpointAddress { summary.endpoint = endpoint }
+            worker.callFinished(summary)
         }
     }
 
@@ -344,7 +370,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private func protocolFailure(_ code: UInt16, _ reason: String) {
         Log.debug("websocket", "\(head.path): closing with \(code): \(reason)")
         cancelUpstream()
-        finishAccounting(status: GRPCStatusCode.cancelled.rawValue)
+        finishAccounting(cancelled: reason)
         closeSocket(code: code, reason: reason)
     }
 
@@ -438,7 +464,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         // The browser vanished (with or without a close frame): RST_STREAM(CANCEL) upstream at once.
         if !callFinished && countCancel { worker.stats.cancelledByClientTotal.add(1) }
         cancelUpstream()
-        finishAccounting(status: GRPCStatusCode.cancelled.rawValue)
+        finishAccounting(cancelled: CallSummary.clientCancelledMessage)
         socketClosing = true
         worker.loop.cancelTimer(pingTimer)
         worker.loop.cancelTimer(idleTimer)

@@ -34,4 +34,7 @@ protocol WebSocketTransport: AnyObject {
 
     /// The verified client certificate in `x-forwarded-client-cert` form, if any.
     var forwardedClientCertificate: String? { get }
+    /// For the call's summary: the client's `host:port` and the HTTP version ("1.1", "2").
+    var downstreamAddress: String { get }
+    var httpVersion: String { get }
 }

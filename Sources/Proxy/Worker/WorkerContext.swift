@@ -130,7 +130,9 @@ public final class WorkerContext {
 
     /// Every call ends here once, with what the operator sees of it. The access log and the per-route metrics
     /// hang off this one hook (issue 12); each must stay cheap and never block the loop.
-    var callObservers: [(CallSummary) -> Void] = []
+    public var callObservers: [(CallSummary) -> Void] = []
+    /// Request and trace ids (one generator per worker: no lock, no syscall per id).
+    var idRandom = IDRandom()
 
     func callFinished(_ summary: CallSummary) {
         for observe in callObservers { observe(summary) }

@@ -51,6 +51,6 @@ final class AdminEndpoint {
 
     /// The whole `/metrics` text: the proxy's counters, then the admin endpoint's own.
     func metricsText() -> String {
-        server.stats.prometheusText() + stats.prometheusText()
+        server.stats.prometheusText() + stats.prometheusText() + server.accessLogMetricsText()
     }
 }

@@ -3,7 +3,7 @@ public import Config
 /// What a live reload may change, and what it compares.
 enum ConfigReload {
     /// A reload switches routes, CORS, limits, TLS and clusters on the running workers. The number of workers, the
-    /// admin address and the set of listening sockets (names and addresses) need a restart: a reload that changes
+    /// admin address, the access log and the set of listening sockets (names and addresses) need a restart: a reload that changes
     /// them is refused as a whole, so the running config stays in force.
     static func checkReloadable(from old: ProxyConfig, to new: ProxyConfig) throws(ConfigError) {
         func refuse(_ what: String) -> ConfigError {
@@ -11,6 +11,7 @@ enum ConfigReload {
         }
         if old.workers != new.workers { throw refuse("workers (\(old.workers) → \(new.workers))") }
         if old.admin?.address.description != new.admin?.address.description { throw refuse("the admin address") }
+        if old.accessLog != new.accessLog { throw refuse("access_log") }
         let before = old.listeners.map { "\($0.name)@\($0.address)" }.sorted()
         let after = new.listeners.map { "\($0.name)@\($0.address)" }.sorted()
         if before != after {
