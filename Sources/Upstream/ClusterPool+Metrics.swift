@@ -6,6 +6,15 @@ public struct EndpointMetrics: Sendable {
     public var connectionsFailed: Int
     public var ejections: Int
     public var healthy: Bool
+
+    public init(endpoint: String, connectionsOpen: Int, connectionsOpened: Int, connectionsFailed: Int, ejections: Int, healthy: Bool) {
+        self.endpoint = endpoint
+        self.connectionsOpen = connectionsOpen
+        self.connectionsOpened = connectionsOpened
+        self.connectionsFailed = connectionsFailed
+        self.ejections = ejections
+        self.healthy = healthy
+    }
 }
 
 extension ClusterPool {
