@@ -6,6 +6,10 @@
 /// only this thread writes, with no atomic and no cache line shared between workers. The price is paid by the
 /// scrape: the admin loop asks each worker for a copy through `loop.execute` and sums them (see
 /// `ProxyServer.collectMetrics`), a few dictionary copies once every scrape interval.
+///
+/// No `grpcwebproxy_calls_in_flight{route,cluster}`: calls report once, when they end (`CallSummary`), so a
+/// per-route in-flight gauge would need a second hook at call start. The unlabelled `grpcwebproxy_calls_active`
+/// stays the in-flight figure.
 final class MetricsRecorder {
     private var calls: [MetricsSnapshot.CallKey: Int] = [:]
     private var routes: [MetricsSnapshot.RouteKey: MetricsSnapshot.RouteTotals] = [:]
