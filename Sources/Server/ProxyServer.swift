@@ -230,6 +230,9 @@ public final class ProxyServer: Sendable {
         Log.info("server", "started \(workerCount) worker(s)")
     }
 
+    /// The workers' loops (for the metrics scrape's hand-over).
+    var workerLoops: [EventLoop] { workers.withLock { $0.map(\.loop) } }
+
     /// Graceful drain: listeners close, /ready answers 503, idle connections close, busy ones finish their call.
     public func drain() {
         draining.store(true, ordering: .relaxed)

@@ -62,6 +62,8 @@ public final class ClusterPool {
     private(set) var endpoints: [PoolEndpoint] = []
     /// Endpoints DNS dropped that still carry calls; their connections close once idle.
     private var retired: [PoolEndpoint] = []
+    /// Endpoints DNS dropped that still have connections (for `endpointMetrics`).
+    var retiredEndpoints: [PoolEndpoint] { retired }
     private var pending: [UpstreamStream] = []
     private var draining = false
     private var drainAgain = false
@@ -401,6 +403,7 @@ public final class ClusterPool {
             return
         }
         let length = ep.outlier.eject(now: now, config: settings.outlierDetection)
+        ep.ejections += 1
         let until = ep.outlier.ejectedUntil
         ep.seenRecoveries = ep.shared.recoveryCount
         Log.warn("upstream", "cluster \(name): ejecting \(ep.address) for \(length) after \(streak) consecutive failures (last: \(why))")

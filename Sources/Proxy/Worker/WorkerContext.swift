@@ -22,6 +22,10 @@ public final class WorkerContext {
     public private(set) var draining = false
     /// Open downstream connections, so a drain can close idle ones and tell busy ones to close when done.
     var connections: [ObjectIdentifier: any DownstreamConnection] = [:]
+    /// Each open connection's listener and HTTP version, for `grpcwebproxy_downstream_connections_open`.
+    private var connectionLabels: [ObjectIdentifier: MetricsSnapshot.DownstreamKey] = [:]
+    /// This worker's labelled metrics (per route, cluster, endpoint, listener); see `MetricsRecorder`.
+    let metrics = MetricsRecorder()
     let overload: OverloadMonitor
     /// TLS listeners' contexts by listener name, shared by all workers; replaced on certificate rotation (new
     /// connections use the new one, open ones keep theirs).
@@ -45,6 +49,7 @@ public final class WorkerContext {
             pools[cluster.name] = pool
             if id == 0 { pool.startHealthChecks() }
         }
+        callObservers.append { [metrics] in metrics.record($0) }
         scheduleHousekeeping()
     }
 
@@ -138,6 +143,14 @@ public final class WorkerContext {
         for observe in callObservers { observe(summary) }
     }
 
+    /// This worker's labelled metrics with its pools' endpoints; runs on the worker's loop (the admin scrape hands
+    /// the request over with `loop.execute`).
+    public func metricsSnapshot() -> MetricsSnapshot {
+        var snapshot = metrics.snapshot()
+        for (name, pool) in pools { snapshot.addEndpoints(cluster: name, pool.endpointMetrics()) }
+        return snapshot
+    }
+
     /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
     public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {
         pools[cluster]?.updateEndpoints(endpoints)
@@ -154,6 +167,9 @@ public final class WorkerContext {
         }
         let c = DownstreamHTTP1Connection(fd: fd, worker: self, listener: listener)
         connections[ObjectIdentifier(c)] = c
+        let labels = MetricsSnapshot.DownstreamKey(listener: listener.config.name, httpVersion: "1.1")
+        connectionLabels[ObjectIdentifier(c)] = labels
+        metrics.downstreamOpened(listener: labels.listener, httpVersion: labels.httpVersion)
         stats.downstreamConnectionsTotal.add(1)
         stats.downstreamConnectionsActive.add(1)
     }
@@ -163,11 +179,19 @@ public final class WorkerContext {
     func connectionSwitched(from old: any DownstreamConnection, to new: any DownstreamConnection) {
         guard connections.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
         connections[ObjectIdentifier(new)] = new
+        if let old = connectionLabels.removeValue(forKey: ObjectIdentifier(old)) {
+            metrics.downstreamClosed(listener: old.listener, httpVersion: old.httpVersion)
+            connectionLabels[ObjectIdentifier(new)] = MetricsSnapshot.DownstreamKey(listener: old.listener, httpVersion: "2")
+            metrics.downstreamOpened(listener: old.listener, httpVersion: "2")
+        }
     }
 
     func connectionClosed(_ c: any DownstreamConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(c)) != nil {
             stats.downstreamConnectionsActive.subtract(1)
+        }
+        if let labels = connectionLabels.removeValue(forKey: ObjectIdentifier(c)) {
+            metrics.downstreamClosed(listener: labels.listener, httpVersion: labels.httpVersion)
         }
     }
 

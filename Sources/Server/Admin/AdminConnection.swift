@@ -19,6 +19,8 @@ final class AdminConnection: TCPConnectionDelegate {
     /// or an answer is queued, so it never holds more than what one read returned (the loop's 64 KiB buffer).
     private var pendingInput: [UInt8] = []
     private var waitingForDrain = false
+    /// A `/metrics` answer is being gathered from the workers: later input waits in `pendingInput`.
+    private var waitingForMetrics = false
     /// An answer with `Connection: close` was sent: nothing after that request is processed (RFC 9112 §9.6).
     private var closing = false
     private var closed = false
@@ -44,7 +46,7 @@ final class AdminConnection: TCPConnectionDelegate {
 
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {
         lastActivity = endpoint.loop.now
-        if waitingForDrain {
+        if waitingForDrain || waitingForMetrics {
             pendingInput.append(contentsOf: bytes)
             return
         }
@@ -74,6 +76,12 @@ final class AdminConnection: TCPConnectionDelegate {
             case .head(let head):
                 headStartedAt = nil
                 respond(head)
+                if waitingForMetrics {
+                    // The answer comes back from the workers on a later turn; the rest waits for it.
+                    pendingInput.append(contentsOf: bytes[offset...])
+                    tcp.pauseReading()
+                    return
+                }
             case .body:
                 break  // admin requests carry no body; a small one is read and ignored
             case .end:
@@ -91,6 +99,11 @@ final class AdminConnection: TCPConnectionDelegate {
     func connectionDidDrainWrites(_ connection: TCPConnection) {
         guard waitingForDrain, !closed else { return }
         waitingForDrain = false
+        resume()
+    }
+
+    /// Processes the input held back while an answer was pending.
+    private func resume() {
         lastActivity = endpoint.loop.now
         let input = pendingInput
         pendingInput = []
@@ -140,7 +153,18 @@ final class AdminConnection: TCPConnectionDelegate {
         case "/healthz":
             reply(200, "ok\n", headOnly: headOnly, close: close)
         case "/metrics":
-            reply(200, endpoint.metricsText(), contentType: "text/plain; version=0.0.4", headOnly: headOnly, close: close)
+            waitingForMetrics = true
+            endpoint.metricsText { [self] text in
+                guard waitingForMetrics, !closed else { return }
+                waitingForMetrics = false
+                reply(200, text, contentType: "text/plain; version=0.0.4", headOnly: headOnly, close: close)
+                if closed || closing { return }
+                if tcp.bufferedBytes > 0 {
+                    waitingForDrain = true  // connectionDidDrainWrites resumes
+                } else {
+                    resume()
+                }
+            }
         default:
             reply(404, "unknown admin path; try /ready, /healthz or /metrics\n", headOnly: headOnly, close: close)
         }

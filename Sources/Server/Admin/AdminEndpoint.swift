@@ -1,6 +1,7 @@
 import Config
 import EventLoop
 import Glibc
+import Proxy
 import Transport
 
 /// The admin endpoint's state on its own loop (thread "admin"): the listener, the open connections and their cap.
@@ -49,8 +50,15 @@ final class AdminEndpoint {
         }
     }
 
-    /// The whole `/metrics` text: the proxy's counters, then the admin endpoint's own.
-    func metricsText() -> String {
-        server.stats.prometheusText() + stats.prometheusText() + server.accessLogMetricsText()
+    /// The whole `/metrics` text: the proxy's unlabelled counters, the labelled metrics summed over the workers
+    /// (gathered from each worker's loop, so `done` runs on a later turn of this loop), then the admin endpoint's
+    /// own counters and the access log's.
+    func metricsText(_ done: @escaping (String) -> Void) {
+        server.collectMetrics(replyOn: loop, timeout: .seconds(2)) { [self] snapshot, missing in
+            var text = server.stats.prometheusText() + MetricsText.render(snapshot)
+            text += "# HELP grpcwebproxy_metrics_workers_missing Workers that did not answer this scrape in time (their labelled metrics are left out).\n"
+            text += "# TYPE grpcwebproxy_metrics_workers_missing gauge\ngrpcwebproxy_metrics_workers_missing \(missing)\n"
+            done(text + stats.prometheusText() + server.accessLogMetricsText())
+        }
     }
 }

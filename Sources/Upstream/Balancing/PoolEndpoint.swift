@@ -17,6 +17,11 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
     var retired = false
     /// The shared recovery count last acted on (see `SharedEndpoint.recoveryCount`).
     var seenRecoveries: UInt32
+    /// Counters for `/metrics`: plain Ints touched only on this worker's loop, read there by the scrape's
+    /// snapshot (see `ClusterPool.endpointMetrics`).
+    var connectionsOpened = 0
+    var connectionsFailed = 0
+    var ejections = 0
 
     init(shared: SharedEndpoint, pool: ClusterPool) {
         self.shared = shared
@@ -53,9 +58,12 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
             let c = try HTTP2ClientConnection(loop: loop, address: address, host: shared.host, readBuffer: readBuffer, settings: settings)
             c.owner = self
             connections.append(c)
+            connectionsOpened += 1
             return c
         } catch {
             // socket() or an immediate connect error: the same as a refused connect for balancing purposes.
+            connectionsOpened += 1
+            connectionsFailed += 1
             backoff.connectFailed(now: loop.now)
             Log.debug("upstream", "cannot open a connection to \(address): \(error)")
             return nil
@@ -75,6 +83,7 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
 
     func connectionClosed(_ c: HTTP2ClientConnection, failedWaiting: [UpstreamStream], reason: String, connectFailed: Bool) {
         connections.removeAll { $0 === c }
+        if connectFailed { connectionsFailed += 1 }
         pool?.connectionClosed(c, on: self, failedWaiting: failedWaiting, reason: reason, connectFailed: connectFailed)
     }
 

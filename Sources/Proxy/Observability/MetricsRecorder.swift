@@ -1,0 +1,55 @@
+/// One worker's labelled metrics: plain Ints in dictionaries, touched only on the worker's loop.
+///
+/// Why per-worker tables and not shared atomics: the label sets are open-ended (routes, clusters and endpoints
+/// come from the config and DNS, and change on reload), so shared atomics would need a shared, growing map,
+/// i.e. a lock or a lock-free map on every call. Here a finished call costs two dictionary updates on memory
+/// only this thread writes, with no atomic and no cache line shared between workers. The price is paid by the
+/// scrape: the admin loop asks each worker for a copy through `loop.execute` and sums them (see
+/// `ProxyServer.collectMetrics`), a few dictionary copies once every scrape interval.
+///
+/// No `grpcwebproxy_calls_in_flight{route,cluster}`: calls report once, when they end (`CallSummary`), so a
+/// per-route in-flight gauge would need a second hook at call start. The unlabelled `grpcwebproxy_calls_active`
+/// stays the in-flight figure.
+final class MetricsRecorder {
+    private var calls: [MetricsSnapshot.CallKey: Int] = [:]
+    private var routes: [MetricsSnapshot.RouteKey: MetricsSnapshot.RouteTotals] = [:]
+    private var downstreamOpen: [MetricsSnapshot.DownstreamKey: Int] = [:]
+
+    /// The `WorkerContext.callObservers` entry.
+    func record(_ s: CallSummary) {
+        calls[MetricsSnapshot.CallKey(listener: s.listener, route: s.route, cluster: s.cluster, transport: s.transport.rawValue,
+                                      grpcStatus: s.grpcStatus), default: 0] += 1
+        let key = MetricsSnapshot.RouteKey(route: s.route, cluster: s.cluster)
+        // Modified in place (`default:` subscript), so the bucket array is not copied per call.
+        routes[key, default: MetricsSnapshot.RouteTotals()].observe(s)
+    }
+
+    func downstreamOpened(listener: String, httpVersion: String) {
+        downstreamOpen[MetricsSnapshot.DownstreamKey(listener: listener, httpVersion: httpVersion), default: 0] += 1
+    }
+
+    func downstreamClosed(listener: String, httpVersion: String) {
+        downstreamOpen[MetricsSnapshot.DownstreamKey(listener: listener, httpVersion: httpVersion), default: 0] -= 1
+    }
+
+    /// A copy of the counters (the endpoint part is added by the worker from its pools).
+    func snapshot() -> MetricsSnapshot {
+        var s = MetricsSnapshot()
+        s.calls = calls
+        s.routes = routes
+        s.downstreamOpen = downstreamOpen
+        return s
+    }
+}
+
+extension MetricsSnapshot.RouteTotals {
+    mutating func observe(_ s: CallSummary) {
+        requestBytes += s.requestBytes
+        responseBytes += s.responseBytes
+        requestMessages += s.requestMessages
+        responseMessages += s.responseMessages
+        bucketCounts[CallDurationBuckets.index(ofNanos: s.durationNanos)] += 1
+        durationSumNanos &+= s.durationNanos
+        count += 1
+    }
+}
