@@ -42,12 +42,7 @@ public final class WorkerContext {
         self.tlsListeners = tlsListeners
         overload = OverloadMonitor(config: config.overload)
         for cluster in config.clusters {
-            var settings = UpstreamSettings(cluster)
-            settings.tls = tlsClusters[cluster.name]
-            let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: resolvedClusters[cluster.name] ?? [],
-                                   settings: settings, readBuffer: readBuffer, seed: id)
-            pools[cluster.name] = pool
-            if id == 0 { pool.startHealthChecks() }
+            addPool(cluster, tls: tlsClusters[cluster.name], endpoints: resolvedClusters[cluster.name] ?? [])
         }
         callObservers.append { [metrics] in metrics.record($0) }
         scheduleHousekeeping()
@@ -118,13 +113,18 @@ public final class WorkerContext {
                 if let context = tlsClusters[cluster.name] { pool.replaceTLSContext(context) }
                 continue
             }
-            var settings = UpstreamSettings(cluster)
-            settings.tls = tlsClusters[cluster.name]
-            let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: endpoints[cluster.name] ?? [],
-                                   settings: settings, readBuffer: readBuffer, seed: id)
-            pools[cluster.name] = pool
-            if id == 0 { pool.startHealthChecks() }
+            addPool(cluster, tls: tlsClusters[cluster.name], endpoints: endpoints[cluster.name] ?? [])
         }
+    }
+
+    /// A cluster's pool on this worker; worker 0 also runs its health checks (shared through `SharedEndpoint`).
+    private func addPool(_ cluster: ClusterConfig, tls: TLSClientContext?, endpoints: [SharedEndpoint]) {
+        var settings = UpstreamSettings(cluster)
+        settings.tls = tls
+        let pool = ClusterPool(name: cluster.name, loop: loop, endpoints: endpoints, settings: settings,
+                               readBuffer: readBuffer, seed: id)
+        pools[cluster.name] = pool
+        if id == 0 { pool.startHealthChecks() }
     }
 
     /// Certificate rotation: handshakes from now on use the new contexts.
