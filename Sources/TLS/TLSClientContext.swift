@@ -19,7 +19,7 @@ public struct TLSClientSettings: Sendable, Equatable {
 }
 
 /// The OpenSSL context of one upstream cluster, shared by every worker (see `TLSServerContext` on sharing).
-public final class TLSClientContext: @unchecked Sendable {
+public final class TLSClientContext: @unchecked Sendable {  // immutable after init; OpenSSL locks SSL_CTX internally for concurrent SSL_new
     let ctx: OpaquePointer
     public let settings: TLSClientSettings
 

@@ -27,7 +27,7 @@ public struct TLSServerSettings: Sendable, Equatable {
 /// threads once configured, and sharing it means one set of session-ticket keys, so a ticket issued by one worker
 /// resumes on another. Sessions hold a strong reference to this object, so the callbacks' unretained pointer to
 /// it stays valid while any handshake runs.
-public final class TLSServerContext: @unchecked Sendable {
+public final class TLSServerContext: @unchecked Sendable {  // immutable after init; OpenSSL locks SSL_CTX internally for concurrent SSL_new
     let contexts: [OpaquePointer]
     /// Host names per context (lowercased; `*.` wildcards), for SNI.
     private let names: [[String]]

@@ -189,7 +189,7 @@ final class PausingCollector: TCPConnectionDelegate {
 }
 
 /// Certificates for the loopback tests (a CA and a `localhost` server certificate), made with `openssl`.
-final class LoopbackCertificates: @unchecked Sendable {
+final class LoopbackCertificates: @unchecked Sendable {  // only a let path, set in init; the files are written before any loop starts
     let directory: String
 
     init() {

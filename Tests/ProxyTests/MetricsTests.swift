@@ -44,6 +44,15 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(t?.durationSumNanos, 8_000_000)
     }
 
+    func testStatusesOutsideTheGRPCRangeShareTheUnknownSeries() {
+        let r = MetricsRecorder()
+        for code in [17, 99, 123_456, -1, 2] { r.record(summary(status: code, millis: 1)) }
+        let calls = r.snapshot().calls
+        XCTAssertEqual(calls.count, 1, "\(calls)")
+        XCTAssertEqual(calls.first?.key.grpcStatus, 2)
+        XCTAssertEqual(calls.first?.value, 5)
+    }
+
     func testBucketBoundsAreInclusive() {
         XCTAssertEqual(CallDurationBuckets.index(ofNanos: 0), 0)
         XCTAssertEqual(CallDurationBuckets.index(ofNanos: 1_000_000), 0)  // le="0.001" includes exactly 1 ms

@@ -18,11 +18,15 @@ final class MetricsRecorder {
     /// The `WorkerContext.callObservers` entry.
     func record(_ s: CallSummary) {
         calls[MetricsSnapshot.CallKey(listener: s.listener, route: s.route, cluster: s.cluster, transport: s.transport.rawValue,
-                                      grpcStatus: s.grpcStatus), default: 0] += 1
+                                      grpcStatus: Self.statusLabel(s.grpcStatus)), default: 0] += 1
         let key = MetricsSnapshot.RouteKey(route: s.route, cluster: s.cluster)
         // Modified in place (`default:` subscript), so the bucket array is not copied per call.
         routes[key, default: MetricsSnapshot.RouteTotals()].observe(s)
     }
+
+    /// An upstream may send any decimal grpc-status; clients read codes outside 0...16 as UNKNOWN (2), and so does
+    /// this label, so a hostile upstream cannot grow the table (and every scrape) one series per value.
+    static func statusLabel(_ code: Int) -> Int { (0...16).contains(code) ? code : 2 }
 
     func downstreamOpened(listener: String, httpVersion: String) {
         downstreamOpen[MetricsSnapshot.DownstreamKey(listener: listener, httpVersion: httpVersion), default: 0] += 1
