@@ -22,6 +22,8 @@ struct UpstreamCallState {
     /// A non-gRPC upstream answer: its HTTP status, and the start of its body for grpc-message.
     private(set) var nonGRPCStatus: Int?
     private var nonGRPCBody: [UInt8] = []
+    /// What the edge rules granted the call (header edits, a concurrency slot): released when it ends.
+    var edge = EdgeCallGrant()
 
     init(worker: WorkerContext, summary: CallSummary) {
         self.worker = worker
@@ -34,6 +36,18 @@ struct UpstreamCallState {
     mutating func identify(route: RouteConfig, _ headers: some Sequence<(name: String, value: String)>) -> RequestIdentity {
         summary.routed(route.name, cluster: route.cluster)
         return summary.identify(headers, random: &worker.idRandom)
+    }
+
+    /// Runs the edge rules (JWT, rate limits, header rules) for a call about to start upstream: keeps the grant,
+    /// or returns why the call is refused.
+    mutating func admitAtEdge(_ request: EdgeCallRequest) -> EdgeRejection? {
+        switch worker.edge.admit(request) {
+        case .success(let grant):
+            edge = grant
+            return nil
+        case .failure(let rejection):
+            return rejection
+        }
     }
 
     /// The call's last counts, just before it ends.
@@ -75,6 +89,7 @@ struct UpstreamCallState {
 
     private mutating func ended() -> Bool {
         finished = true
+        edge.finish()
         loop.cancelTimer(deadlineTimer)
         deadlineTimer = nil
         stats.callsActive.subtract(1)

@@ -31,6 +31,8 @@ protocol DownstreamResponder: AnyObject {
     var downstreamAddress: String { get }
     var httpVersion: String { get }
     var listenerName: String { get }
+    /// The client reached us over TLS (`x-forwarded-proto: https`).
+    var isSecure: Bool { get }
 }
 
 extension DownstreamResponder {

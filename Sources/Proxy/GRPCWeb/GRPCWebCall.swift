@@ -55,10 +55,18 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         let deadline = state.start(grpcTimeout: fields.grpcTimeout, route: route) { [self] in
             if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
+        let identity = state.identify(route: route, head.headers)
+        if let connection, let rejection = state.admitAtEdge(EdgeCallRequest(
+            route: route, listenerName: connection.listenerName, head: head, webSocketMetadata: nil,
+            downstreamAddress: connection.downstreamAddress, secure: connection.isSecure, transport: state.summary.transport)) {
+            fail(rejection.code, rejection.message, metadata: rejection.metadata)
+            return
+        }
         var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: fields.host ?? route.cluster, contentType: fields.contentType,
             metadata: head.headers, timeoutNanos: deadline, forwardedClientCert: connection?.forwardedClientCertificate)
-        state.identify(route: route, head.headers).apply(to: &headers)
+        identity.apply(to: &headers)
+        state.edge.applyUpstream(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -124,11 +132,15 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         if endStream {
-            writeTrailersOnly(GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: true))
+            var fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: true)
+            state.edge.applyResponseHeaders(to: &fields, trailersOnly: true)
+            writeTrailersOnly(fields)
             return
         }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
-        h += GRPCHeaderTranslation.downstreamResponseHeaders(headers)
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers)
+        state.edge.applyResponseHeaders(to: &fields)
+        h += fields
         h += corsHeaders
         responseStarted = true
         connection?.sendResponseHead(status: 200, headers: h, endStream: false)
@@ -166,7 +178,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
         guard !state.finished, state.nonGRPCStatus == nil else { return }
-        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        state.edge.applyResponseTrailers(to: &fields)
         writeTrailerFrameAndEnd(fields)
     }
 
@@ -186,10 +199,11 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
 
     /// Ends the call with a status the proxy produced: trailers-only before the response started, else a
     /// trailer frame. Resets the upstream stream (CANCEL) if it is still open.
-    private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true) {
+    /// `metadata`: extra fields next to the status (an edge rule's retry delay).
+    private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true, metadata: [(String, String)] = []) {
         guard !state.finished else { return }
         if cancelUpstream, let stream, !stream.isFinished { stream.cancel() }
-        let fields = GRPCHeaderTranslation.statusFields(code, message)
+        let fields = GRPCHeaderTranslation.statusFields(code, message) + metadata
         Log.debug("grpc-web", "\(head.path): \(code.rawValue) \(message)")
         if responseStarted {
             writeTrailerFrameAndEnd(fields)

@@ -51,6 +51,7 @@ extension DownstreamHTTP1Connection: DownstreamResponder {
 
     var httpVersion: String { currentRequestVersionMinor == 0 ? "1.0" : "1.1" }
     var listenerName: String { listener.config.name }
+    var isSecure: Bool { listener.config.tls != nil }
 
     func pauseRequestBody() { pauseReading(Self.pausedForUpstream) }
     func resumeRequestBody() { resumeReading(Self.pausedForUpstream) }

@@ -47,6 +47,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     private(set) lazy var downstreamAddress: String = connection.downstreamAddress
     var httpVersion: String { "2" }
     private(set) lazy var listenerName: String = connection.listener.config.name
+    var isSecure: Bool { connection.listener.config.tls != nil }
 
     // MARK: Request
 

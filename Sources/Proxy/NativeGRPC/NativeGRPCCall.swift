@@ -38,11 +38,19 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         let deadline = state.start(grpcTimeout: head.headers["grpc-timeout"], route: route) { [self] in
             if let why = state.deadlineExpired() { fail(.deadlineExceeded, why) }
         }
+        let identity = state.identify(route: route, head.headers)
+        if let responder, let rejection = state.admitAtEdge(EdgeCallRequest(
+            route: route, listenerName: responder.listenerName, head: head, webSocketMetadata: nil,
+            downstreamAddress: responder.downstreamAddress, secure: responder.isSecure, transport: .grpc)) {
+            fail(rejection.code, rejection.message, metadata: rejection.metadata)
+            return
+        }
         var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: head.headers["content-type"],
             metadata: head.headers, timeoutNanos: deadline, forwardedClientCert: responder?.forwardedClientCertificate,
             native: true)
-        state.identify(route: route, head.headers).apply(to: &headers)
+        identity.apply(to: &headers)
+        state.edge.applyUpstream(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -134,10 +142,11 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
 
     /// Ends the call with a status the proxy produced: trailers-only before the response started, HTTP/2
     /// trailers after it; a response cut inside a message is reset instead.
-    private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true) {
+    /// `metadata`: extra fields next to the status (an edge rule's retry delay).
+    private func fail(_ code: GRPCStatusCode, _ message: String, cancelUpstream: Bool = true, metadata: [(String, String)] = []) {
         guard !state.finished else { return }
         if cancelUpstream, let stream, !stream.isFinished { stream.cancel() }
-        let fields = GRPCHeaderTranslation.statusFields(code, message)
+        let fields = GRPCHeaderTranslation.statusFields(code, message) + metadata
         Log.debug("grpc", "\(head.path): \(code.rawValue) \(message)")
         if !responseStarted {
             responseStarted = true

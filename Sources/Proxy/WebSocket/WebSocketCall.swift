@@ -32,6 +32,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private var callFinished = false
     private var socketClosing = false
     private var counted = false
+    /// What the edge rules granted the call (header edits, a concurrency slot): released when it ends.
+    private var edge = EdgeCallGrant()
     private var deadlineTimer: TimerHandle?
     private var deadlineNanos: Int64?
     private var pingTimer: TimerHandle?
@@ -233,12 +235,17 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
                 self.failCall(.deadlineExceeded, "deadline of \(deadline / 1_000_000) ms exceeded")
             }
         }
+        if let rejection = admitAtEdge(route: route, metadata: metadata) {
+            failCall(rejection.code, rejection.message, metadata: rejection.metadata)
+            return
+        }
         let contentType = metadata.first(where: { $0.0 == "content-type" })?.1
         var headers = GRPCHeaderTranslation.upstreamRequestHeaders(
             path: head.target, authority: head.headers["host"] ?? route.cluster, contentType: contentType,
             metadata: metadata.map { (name: $0.0, value: $0.1) }, timeoutNanos: deadline,
             forwardedClientCert: transport.forwardedClientCertificate)
         identity.apply(to: &headers)
+        edge.applyUpstream(to: &headers)
         stream = pool.startStream(headers: headers, delegate: self)
     }
 
@@ -251,7 +258,8 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             if endStream { finishNonGRPC() }
             return
         }
-        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        edge.applyResponseHeaders(to: &fields, trailersOnly: endStream)
         if endStream {
             endCall(with: fields)
             return
@@ -282,7 +290,9 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
         guard !callFinished, nonGRPCStatus == nil else { return }
-        endCall(with: GRPCHeaderTranslation.downstreamResponseHeaders(trailers))
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        edge.applyResponseTrailers(to: &fields)
+        endCall(with: fields)
     }
 
     func upstreamDidClose(_ stream: UpstreamStream, failure: UpstreamFailure?) {
@@ -310,11 +320,26 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     // MARK: Endings
 
     /// Ends the call with a status produced by the proxy.
-    private func failCall(_ code: GRPCStatusCode, _ message: String, cancel: Bool = true) {
+    /// `metadata`: extra fields next to the status (an edge rule's retry delay).
+    private func failCall(_ code: GRPCStatusCode, _ message: String, cancel: Bool = true, metadata: [(String, String)] = []) {
         guard !callFinished else { return }
         if cancel { cancelUpstream() }
         Log.debug("websocket", "\(head.path): \(code.rawValue) \(message)")
-        endCall(with: GRPCHeaderTranslation.statusFields(code, message))
+        endCall(with: GRPCHeaderTranslation.statusFields(code, message) + metadata)
+    }
+
+    /// Runs the edge rules (JWT, rate limits, header rules) once the metadata message is known; keeps the grant.
+    private func admitAtEdge(route: RouteConfig, metadata: [(String, String)]) -> EdgeRejection? {
+        let request = EdgeCallRequest(route: route, listenerName: transport.listener.config.name, head: head,
+                                      webSocketMetadata: metadata, downstreamAddress: transport.downstreamAddress,
+                                      secure: transport.listener.config.tls != nil, transport: .websocket)
+        switch worker.edge.admit(request) {
+        case .success(let grant):
+            edge = grant
+            return nil
+        case .failure(let rejection):
+            return rejection
+        }
     }
 
     /// Sends the final 0x80 block (trailers, or the only block for trailers-only) and closes with 1000.
@@ -349,6 +374,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     private func accountingDone() {
         callFinished = true
+        edge.finish()
         worker.loop.cancelTimer(deadlineTimer)
         deadlineTimer = nil
         if counted {

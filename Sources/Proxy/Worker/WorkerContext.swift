@@ -27,6 +27,8 @@ public final class WorkerContext {
     /// This worker's labelled metrics (per route, cluster, endpoint, listener); see `MetricsRecorder`.
     let metrics = MetricsRecorder()
     let overload: OverloadMonitor
+    /// The edge rules (JWT, rate limits, header rules) with this worker's state; rebuilt by a reload.
+    private(set) var edge: EdgePolicy
     /// TLS listeners' contexts by listener name, shared by all workers; replaced on certificate rotation (new
     /// connections use the new one, open ones keep theirs).
     public private(set) var tlsListeners: [String: TLSServerContext]
@@ -41,6 +43,7 @@ public final class WorkerContext {
         self.stats = stats
         self.tlsListeners = tlsListeners
         overload = OverloadMonitor(config: config.overload)
+        edge = EdgePolicy(config: config)
         for cluster in config.clusters {
             addPool(cluster, tls: tlsClusters[cluster.name], endpoints: resolvedClusters[cluster.name] ?? [])
         }
@@ -100,6 +103,7 @@ public final class WorkerContext {
                             tlsListeners newTLS: [String: TLSServerContext], tlsClusters: [String: TLSClientContext],
                             endpoints: [String: [SharedEndpoint]], changedClusters: Set<String>) {
         config = newConfig
+        edge = EdgePolicy(config: newConfig)
         listenerContexts = listeners
         tlsListeners = newTLS
         let names = Set(newConfig.clusters.map(\.name))

@@ -1,0 +1,40 @@
+import Config
+import HTTP1Codec
+
+/// What the edge rules (JWT, rate limits, header rules) see of a call before it starts upstream: its route, the
+/// request's head, the gRPC metadata it carries and who sent it. Built only for calls that reach `EdgePolicy`.
+struct EdgeCallRequest {
+    let route: RouteConfig
+    let listenerName: String
+    /// The HTTP request: its headers are the call's metadata for gRPC-Web and native gRPC; for a WebSocket call
+    /// they are the upgrade request's (cookies live there).
+    let head: HTTPRequestHead
+    /// A WebSocket call's metadata message (its gRPC metadata, names lower-case); nil for HTTP calls.
+    let webSocketMetadata: [(String, String)]?
+    /// The client's `host:port` as the socket sees it (`[v6]:port` for IPv6).
+    let downstreamAddress: String
+    /// The client spoke TLS to us (for `x-forwarded-proto`).
+    let secure: Bool
+    let transport: CallSummary.Transport
+
+    /// A metadata value by lower-case name: the WebSocket metadata message for WebSocket calls, else the request
+    /// headers.
+    func metadata(_ lowerName: String) -> String? {
+        if let webSocketMetadata { return webSocketMetadata.first { $0.0 == lowerName }?.1 }
+        return head.headers[lowerName]
+    }
+
+    /// Every metadata field, in order (names lower-case for WebSocket metadata; as received for headers).
+    var allMetadata: [(name: String, value: String)] {
+        if let webSocketMetadata { return webSocketMetadata.map { (name: $0.0, value: $0.1) } }
+        return head.headers.fields
+    }
+
+    /// The client's address without the port (`192.0.2.1`, `2001:db8::1`).
+    var downstreamHost: String {
+        var s = Substring(downstreamAddress)
+        if s.hasPrefix("["), let close = s.firstIndex(of: "]") { return String(s[s.index(after: s.startIndex)..<close]) }
+        if let colon = s.lastIndex(of: ":") { s = s[..<colon] }
+        return String(s)
+    }
+}

