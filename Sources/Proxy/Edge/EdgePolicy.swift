@@ -6,8 +6,11 @@ final class EdgePolicy {
     /// In order: who is calling (JWT) comes before how often (rate limits, which may key on a claim), which comes
     /// before header rules (which may use claims).
     private let stages: [any EdgeStage]
+    /// The worker's labelled metrics: refusals are counted by stage and reason.
+    private let metrics: MetricsRecorder
 
-    init(config: ProxyConfig) {
+    init(config: ProxyConfig, metrics: MetricsRecorder) {
+        self.metrics = metrics
         // Each stage is added when the config has rules of its kind (in the order above).
         let stages: [any EdgeStage] = []
         _ = config
@@ -20,6 +23,7 @@ final class EdgePolicy {
         for stage in stages {
             if let rejection = stage.evaluate(request, grant: &grant) {
                 grant.finish()
+                metrics.rejected(listener: request.listenerName, route: request.route.name, stage: rejection.stage, reason: rejection.reason)
                 return .failure(rejection)
             }
         }

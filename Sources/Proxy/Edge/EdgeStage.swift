@@ -16,4 +16,8 @@ struct EdgeRejection: Error {
     var message: String
     /// Added to the status fields of the trailers-only answer.
     var metadata: [(String, String)] = []
+    /// The `stage` and `reason` labels of `grpcwebproxy_rejected_calls_total` (e.g. "jwt" / "expired",
+    /// "rate_limit" / "tokens"): short fixed words from the code, never text from the request.
+    var stage: String
+    var reason: String
 }

@@ -12,6 +12,7 @@
 /// stays the in-flight figure.
 final class MetricsRecorder {
     private var calls: [MetricsSnapshot.CallKey: Int] = [:]
+    private var rejections: [MetricsSnapshot.RejectionKey: Int] = [:]
     private var routes: [MetricsSnapshot.RouteKey: MetricsSnapshot.RouteTotals] = [:]
     private var downstreamOpen: [MetricsSnapshot.DownstreamKey: Int] = [:]
 
@@ -28,6 +29,12 @@ final class MetricsRecorder {
     /// this label, so a hostile upstream cannot grow the table (and every scrape) one series per value.
     static func statusLabel(_ code: Int) -> Int { (0...16).contains(code) ? code : 2 }
 
+    /// A call refused by a limit or an edge rule. `stage` and `reason` come from fixed sets in the code (never
+    /// from the request), so the table stays bounded by the config.
+    func rejected(listener: String, route: String, stage: String, reason: String) {
+        rejections[MetricsSnapshot.RejectionKey(listener: listener, route: route, stage: stage, reason: reason), default: 0] += 1
+    }
+
     func downstreamOpened(listener: String, httpVersion: String) {
         downstreamOpen[MetricsSnapshot.DownstreamKey(listener: listener, httpVersion: httpVersion), default: 0] += 1
     }
@@ -40,6 +47,7 @@ final class MetricsRecorder {
     func snapshot() -> MetricsSnapshot {
         var s = MetricsSnapshot()
         s.calls = calls
+        s.rejections = rejections
         s.routes = routes
         s.downstreamOpen = downstreamOpen
         return s

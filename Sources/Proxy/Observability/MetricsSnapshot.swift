@@ -47,7 +47,13 @@ public struct MetricsSnapshot: Sendable, Equatable {
         public var httpVersion: String
     }
 
+    /// Calls refused before reaching upstream, by what refused them (see `EdgeRejection`).
+    public struct RejectionKey: Hashable, Sendable {
+        public var listener, route, stage, reason: String
+    }
+
     public var calls: [CallKey: Int] = [:]
+    public var rejections: [RejectionKey: Int] = [:]
     public var routes: [RouteKey: RouteTotals] = [:]
     public var endpoints: [EndpointKey: EndpointTotals] = [:]
     public var downstreamOpen: [DownstreamKey: Int] = [:]
@@ -57,6 +63,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
     /// Adds another worker's snapshot to this one.
     public mutating func add(_ other: MetricsSnapshot) {
         calls.merge(other.calls, uniquingKeysWith: +)
+        rejections.merge(other.rejections, uniquingKeysWith: +)
         for (key, totals) in other.routes { routes[key, default: RouteTotals()].add(totals) }
         for (key, e) in other.endpoints {
             var sum = endpoints[key] ?? EndpointTotals(healthy: e.healthy)

@@ -8,6 +8,12 @@ public enum MetricsText {
             series(&out, "grpcwebproxy_calls_total", [("listener", k.listener), ("route", k.route), ("cluster", k.cluster),
                                                       ("transport", k.transport), ("grpc_status", String(k.grpcStatus))], v)
         }
+        let rejected = "grpcwebproxy_rejected_calls_total"
+        family(&out, rejected, "counter",
+               "Calls refused before reaching upstream, by listener, route, the stage that refused them (jwt, rate_limit, concurrency, ...) and why.")
+        for (k, v) in s.rejections.sorted(by: { ($0.key.listener, $0.key.route, $0.key.stage, $0.key.reason) < ($1.key.listener, $1.key.route, $1.key.stage, $1.key.reason) }) {
+            series(&out, rejected, [("listener", k.listener), ("route", k.route), ("stage", k.stage), ("reason", k.reason)], v)
+        }
         let routes = s.routes.sorted { ($0.key.route, $0.key.cluster) < ($1.key.route, $1.key.cluster) }
         let payload: [(String, String, KeyPath<MetricsSnapshot.RouteTotals, Int>)] = [
             ("grpcwebproxy_request_bytes_total", "Request payload bytes received from clients (gRPC frames as sent upstream).", \.requestBytes),

@@ -43,7 +43,7 @@ public final class WorkerContext {
         self.stats = stats
         self.tlsListeners = tlsListeners
         overload = OverloadMonitor(config: config.overload)
-        edge = EdgePolicy(config: config)
+        edge = EdgePolicy(config: config, metrics: metrics)
         for cluster in config.clusters {
             addPool(cluster, tls: tlsClusters[cluster.name], endpoints: resolvedClusters[cluster.name] ?? [])
         }
@@ -103,7 +103,7 @@ public final class WorkerContext {
                             tlsListeners newTLS: [String: TLSServerContext], tlsClusters: [String: TLSClientContext],
                             endpoints: [String: [SharedEndpoint]], changedClusters: Set<String>) {
         config = newConfig
-        edge = EdgePolicy(config: newConfig)
+        edge = EdgePolicy(config: newConfig, metrics: metrics)
         listenerContexts = listeners
         tlsListeners = newTLS
         let names = Set(newConfig.clusters.map(\.name))
