@@ -38,14 +38,17 @@ let package = Package(
         .target(name: "GRPCWebCodec", path: "Sources/Codecs/GRPCWeb", swiftSettings: strict),
         .target(name: "WebSocketCodec", dependencies: ["COpenSSL"], path: "Sources/Codecs/WebSocket", swiftSettings: strict),
         .target(name: "YAML", path: "Sources/Codecs/YAML", swiftSettings: strict),
-        .target(name: "Config", dependencies: ["YAML"], swiftSettings: strict),
+        .target(name: "JSON", path: "Sources/Codecs/JSON", swiftSettings: strict),
+        // Config reads JWKS files (JSON) and builds their public keys (TLS) at load, so a bad key set is a
+        // located config error rather than a surprise at the first call.
+        .target(name: "Config", dependencies: ["YAML", "JSON", "TLS"], swiftSettings: strict),
 
         // Layer 5: the nghttp2 driver both HTTP/2 roles share (the only user of nghttp2), then upstream
         // connections, pools and clusters.
         .target(name: "HTTP2", dependencies: ["CNGHTTP2", "Transport"], swiftSettings: strict),
         .target(name: "Upstream", dependencies: ["HTTP2", "EventLoop", "Transport", "TLS", "GRPCWebCodec", "Config"], swiftSettings: strict),
         // Layer 6: the stream bridge (gRPC-Web / WebSocket downstream <-> HTTP/2 upstream).
-        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "TLS", "HTTP2", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["EventLoop", "Transport", "TLS", "HTTP2", "HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Upstream", "JSON"], swiftSettings: strict),
         // Layer 7: workers, listeners, admin, signals.
         .target(name: "Server", dependencies: ["EventLoop", "Transport", "TLS", "HTTP1Codec", "Config", "Upstream", "Proxy", "CProxyLinux"], swiftSettings: strict),
         // Layer 8: the executable: argument parsing only.
@@ -57,6 +60,7 @@ let package = Package(
 
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Transport", "TLS"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTP1CodecTests", dependencies: ["HTTP1Codec"]),
         .testTarget(name: "GRPCWebCodecTests", dependencies: ["GRPCWebCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),

@@ -15,6 +15,8 @@ public struct ProxyConfig: Sendable {
     public var overload: OverloadConfig = OverloadConfig()
     /// nil = no access log.
     public var accessLog: AccessLogConfig?
+    /// `jwt_providers:`, referenced by routes' `jwt.provider`.
+    public var jwtProviders: [JWTProviderConfig] = []
 
     public init(
         workers: Int = 1, logLevel: LogLevel = .info, drainTimeout: Duration = .seconds(10),

@@ -18,6 +18,8 @@ public struct RouteConfig: Sendable {
     /// Effective CORS policy (listener policy with this route's fields laid over it);
     /// nil = no CORS headers.
     public var cors: CORSPolicy?
+    /// JWT verification for calls on this route; nil = none.
+    public var jwt: RouteJWT?
 
     public init(
         match: RouteMatchKind, headers: [(name: String, value: String)] = [], cluster: String,

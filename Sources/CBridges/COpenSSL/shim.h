@@ -59,3 +59,8 @@ static inline uint64_t COpenSSL_secure_options(void) {
 static inline unsigned long COpenSSL_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 static inline int COpenSSL_set_app_data(SSL *ssl, void *data) { return SSL_set_ex_data(ssl, 0, data); }
 static inline void *COpenSSL_get_app_data(const SSL *ssl) { return SSL_get_ex_data(ssl, 0); }
+// JWT signature verification (TLS/Signatures): public keys built from JWK members with OSSL_PARAM_BLD, and the
+// selection value EVP_PKEY_fromdata needs, which is a macro made of other macros.
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+static inline int COpenSSL_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }

@@ -4,7 +4,7 @@ internal import Glibc
 extension ProxyConfig {
     static let knownKeys = [
         "workers", "log_level", "drain_timeout", "limits", "websocket", "listeners", "clusters", "admin",
-        "overload", "access_log",
+        "overload", "access_log", "jwt_providers",
     ]
 
     /// Decodes and validates a whole document. Sections are read in a fixed order (listeners
@@ -41,6 +41,7 @@ extension ProxyConfig {
         if let node = top.optional("websocket") { websocket = try WebSocketSettings(decoding: node) }
         if let node = top.optional("overload") { overload = try OverloadConfig(decoding: node) }
         if let node = top.optional("access_log") { accessLog = try AccessLogConfig(decoding: node) }
+        if let node = top.optional("jwt_providers") { jwtProviders = try ProxyConfig.decodeJWTProviders(node) }
 
         let listenersNode = try top.required("listeners")
         let listenerNodes = try listenersNode.sequence()
@@ -90,6 +91,7 @@ extension ProxyConfig {
         }
 
         try checkRouteClusters(listenerNodes: listenerNodes)
+        try checkRouteJWTProviders(listenerNodes: listenerNodes)
     }
 
     /// Every route must name a cluster that exists.
