@@ -12,8 +12,8 @@ final class EdgePolicy {
     init(config: ProxyConfig, metrics: MetricsRecorder) {
         self.metrics = metrics
         // Each stage is added when the config has rules of its kind (in the order above).
-        let stages: [any EdgeStage] = []
-        _ = config
+        var stages: [any EdgeStage] = []
+        if let jwt = JWTStage(config: config) { stages.append(jwt) }
         self.stages = stages
     }
 
