@@ -20,6 +20,8 @@ public struct JWTProviderConfig: Sendable {
     public var forwardClaims: [(claim: String, header: String)] = []
     /// Allowed clock difference for `exp` and `nbf`.
     public var clockSkew: Duration = .seconds(30)
+    /// Longest token accepted; a longer one is refused (16) before any decoding.
+    public var maxTokenSize: Int = 16 * 1024
     /// Verified tokens remembered per worker (0 = verify every call).
     public var cacheSize: Int = 1000
 

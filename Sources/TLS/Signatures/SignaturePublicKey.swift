@@ -63,22 +63,41 @@ public final class SignaturePublicKey: @unchecked Sendable {
         ERR_clear_error()
         guard let builder = OSSL_PARAM_BLD_new() else { throw SignatureKeyError("out of memory") }
         defer { OSSL_PARAM_BLD_free(builder) }
-        // The builder keeps pointers to the BIGNUMs (not copies) until OSSL_PARAM_BLD_to_param: free them after.
+        // The builder keeps pointers (names, BIGNUMs, string and octet values), not copies, until
+        // OSSL_PARAM_BLD_to_param: everything pushed lives in memory freed only after that.
         var bigNumbers: [OpaquePointer] = []
-        defer { for number in bigNumbers { BN_free(number) } }
+        var buffers: [UnsafeMutableRawBufferPointer] = []
+        defer {
+            for number in bigNumbers { BN_free(number) }
+            for buffer in buffers { buffer.deallocate() }
+        }
+        func stable(_ bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + 1, alignment: 1)
+            buffer.copyBytes(from: bytes + [0])
+            buffers.append(buffer)
+            return buffer
+        }
+        func cName(_ name: String) -> UnsafePointer<CChar> {
+            UnsafePointer(stable(Array(name.utf8)).baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
         for (name, bytes) in numbers {
             guard let number = bytes.withUnsafeBufferPointer({ BN_bin2bn($0.baseAddress, Int32($0.count), nil) }) else {
                 throw SignatureKeyError("out of memory")
             }
             bigNumbers.append(number)
-            guard OSSL_PARAM_BLD_push_BN(builder, name, number) == 1 else { throw SignatureKeyError("cannot set \"\(name)\"") }
+            guard OSSL_PARAM_BLD_push_BN(builder, cName(name), number) == 1 else { throw SignatureKeyError("cannot set \"\(name)\"") }
         }
-        for (name, value) in strings where OSSL_PARAM_BLD_push_utf8_string(builder, name, value, 0) != 1 {
-            throw SignatureKeyError("cannot set \"\(name)\"")
+        for (name, value) in strings {
+            let text = stable(Array(value.utf8)).baseAddress!.assumingMemoryBound(to: CChar.self)
+            guard OSSL_PARAM_BLD_push_utf8_string(builder, cName(name), text, 0) == 1 else {
+                throw SignatureKeyError("cannot set \"\(name)\"")
+            }
         }
         for (name, bytes) in octets {
-            let pushed = bytes.withUnsafeBytes { OSSL_PARAM_BLD_push_octet_string(builder, name, $0.baseAddress, $0.count) }
-            guard pushed == 1 else { throw SignatureKeyError("cannot set \"\(name)\"") }
+            let buffer = stable(bytes)
+            guard OSSL_PARAM_BLD_push_octet_string(builder, cName(name), buffer.baseAddress, bytes.count) == 1 else {
+                throw SignatureKeyError("cannot set \"\(name)\"")
+            }
         }
         guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw SignatureKeyError("out of memory") }
         defer { OSSL_PARAM_free(params) }

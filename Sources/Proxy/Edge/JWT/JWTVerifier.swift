@@ -12,8 +12,6 @@ final class JWTVerifier {
         didSet { cache = JWTTokenCache(capacity: provider.cacheSize) }
     }
     private var cache: JWTTokenCache
-    /// Longest token accepted; longer is refused before any decoding (the header limit is usually lower).
-    static let maxTokenBytes = 16 * 1024
 
     init(provider: JWTProviderConfig, keys: JWTKeySet?) {
         self.provider = provider
@@ -36,8 +34,8 @@ final class JWTVerifier {
             throw JWTFailure(.keys_unavailable, "JWKS for provider \(provider.name) not loaded yet")
         }
         let bytes = Array(token.utf8)
-        guard bytes.count <= Self.maxTokenBytes else {
-            throw JWTFailure(.malformed, "JWT malformed: longer than \(Self.maxTokenBytes) bytes")
+        guard bytes.count <= provider.maxTokenSize else {
+            throw JWTFailure(.malformed, "JWT malformed: longer than \(provider.maxTokenSize) bytes")
         }
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3 else {
@@ -63,7 +61,7 @@ final class JWTVerifier {
         }
         let value: JSONValue
         do {
-            value = try JSONParser.parse(json, limits: JSONLimits(maxBytes: Self.maxTokenBytes, maxDepth: 16))
+            value = try JSONParser.parse(json, limits: JSONLimits(maxBytes: provider.maxTokenSize, maxDepth: 16))
         } catch {
             throw JWTFailure(.malformed, "JWT malformed: \(what) is not valid JSON (\(error.message))")
         }
