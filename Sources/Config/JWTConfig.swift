@@ -12,6 +12,8 @@ public struct JWTProviderConfig: Sendable {
     /// `jwks_uri` (https only), fetched by the proxy and refreshed every `jwksRefresh`.
     public var jwksURI: String?
     public var jwksRefresh: Duration = .seconds(300)
+    /// CA bundle the `jwks_uri` server's certificate is checked against; nil = the system trust store.
+    public var jwksCA: TLSFileReference?
     /// Keys from `jwks_file` (empty when the provider only has a `jwks_uri`).
     public var keys: JWTKeySet = JWTKeySet(keys: [])
     /// Where a token is looked for, in order; the first place that has one is used.

@@ -29,6 +29,8 @@ public final class ProxyServer: Sendable {
     let adminStats = AdminStats()
     /// Addresses each listener actually bound (port 0 resolved), logged at start and reused by later workers.
     private let boundAddresses: Mutex<[String: String]> = Mutex([:])
+    /// Fetches JWT providers' `jwks_uri`s; replaced by a reload.
+    private let jwksFetcher = Mutex<JWKSFetcher?>(nil)
     /// Opened by `start` when the config has `access_log`.
     private let accessLog = Mutex<AccessLog?>(nil)
 
@@ -108,12 +110,30 @@ public final class ProxyServer: Sendable {
         }
         oldResolver.stop()
         startResolver(newResolver)
+        startJWKSFetcher(new)
         stats.setConfigHash(ConfigReload.hash(new))
         Log.info("tls", "TLS files reloaded (\(material.listeners.count) listener(s), \(material.clusters.count) cluster(s))")
         let removed = Set(old.clusters.map(\.name)).subtracting(new.clusters.map(\.name))
         return .success("\(new.listeners.count) listener(s), \(new.clusters.count) cluster(s); new or changed clusters: "
                         + (changed.isEmpty ? "none" : changed.sorted().joined(separator: ", "))
                         + (removed.isEmpty ? "" : "; removed: " + removed.sorted().joined(separator: ", ")))
+    }
+
+    /// Replaces the JWKS fetcher with one for `config`'s providers. Its key sets go to every worker's loop, where
+    /// the JWT stage swaps its reference without locks.
+    private func startJWKSFetcher(_ config: ProxyConfig) {
+        let fetcher = JWKSFetcher(providers: config.jwtProviders) { [self] provider, uri, keys in
+            for w in self.workers.withLock({ $0 }) {
+                let loop = w.loop
+                loop.execute { WorkerRegistry.context(on: loop)?.replaceJWTKeys(keys, provider: provider, uri: uri) }
+            }
+        }
+        let old = jwksFetcher.withLock { current -> JWKSFetcher? in
+            let previous = current
+            current = fetcher
+            return previous
+        }
+        old?.stop()
     }
 
     private func startResolver(_ r: EndpointResolver) {
@@ -223,6 +243,7 @@ public final class ProxyServer: Sendable {
             throw ServerStartError(message: errors.joined(separator: "; "))
         }
         startResolver(resolver.withLock { $0 })
+        startJWKSFetcher(config)
         let bound = boundAddresses.withLock { $0 }
         for (name, addr) in bound.sorted(by: { $0.key < $1.key }) {
             Log.info("server", "\(name) listening on \(addr)")
@@ -280,6 +301,7 @@ public final class ProxyServer: Sendable {
 
     public func stop() {
         resolver.withLock { $0 }.stop()
+        jwksFetcher.withLock { $0 }?.stop()
         var ws = workers.withLock { $0 }
         if let admin = adminThread.withLock({ $0 }) { ws.append(admin) }
         for w in ws { w.loop.stop() }

@@ -114,3 +114,46 @@ def provider(jwks_path, **kw) -> dict:
     return {"name": "auth0", "issuer": ISSUER, "audiences": [AUDIENCE], "jwks_file": str(jwks_path),
             "from": ["authorization_bearer", {"cookie": "session"}, {"metadata": "x-auth"}],
             "forward_claims": {"sub": "x-user-id", "email": "x-user-email"}, "clock_skew": "5s", **kw}
+
+
+class JWKSServer:
+    """An HTTPS server (the test PKI's localhost certificate) answering every GET with what `answer` holds:
+    (status, body). Counts the requests it served."""
+
+    def __init__(self, pki, status: int = 200, body: str = "") -> None:
+        import http.server
+        import ssl
+        import threading
+
+        self.answer = (status, body)
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                server.requests += 1
+                status, body = server.answer
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(pki.server.cert), str(pki.server.key))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

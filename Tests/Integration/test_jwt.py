@@ -23,6 +23,7 @@ from conftest import build_config, default_route, require_proxy_bin, to_yaml  # 
 from grpcweb_client import call  # noqa: E402
 from jwt_support import ALGORITHMS, AUDIENCE, SigningKey, hs256_with_public_key, jwks, provider, tamper, \
     unsigned_token  # noqa: E402
+from tls_support import pki  # noqa: F401,E402  (session fixture)
 from ws_client import GrpcWsCall  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
@@ -293,3 +294,60 @@ def test_config_mistakes_are_located(tmp_path, keys):
     assert "jwt_providers[0].jwks_uri: jwks_uri must be an https:// URL" in out, out
     out = validate(tmp_path, jwt_config(tmp_path, good, **{"from": [{"header": "x"}]}))
     assert 'unknown key "header"' in out, out
+
+
+# -- jwks_uri --------------------------------------------------------------------------------------------------
+
+
+def wait_status(proxy, token: str, status: int, timeout_s: float = 10):
+    deadline = time.monotonic() + timeout_s
+    r = echo(proxy, token)
+    while r.grpc_status != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+        r = echo(proxy, token)
+    return r
+
+
+def test_jwks_uri_is_fetched_over_https_refreshed_and_kept_on_failure(start_proxy, pki, keys):
+    from jwt_support import JWKSServer
+
+    server = JWKSServer(pki, status=503, body="down")
+    try:
+        p = {"name": "auth0", "issuer": "https://issuer.test/", "audiences": [AUDIENCE], "jwks_uri": server.url,
+             "jwks_ca": str(pki.ca.cert), "jwks_refresh": "1s", "forward_claims": {"sub": "x-user-id"}}
+        proxy = start_proxy(routes=[default_route(jwt={"provider": "auth0"})], top_extra={"jwt_providers": [p]})
+        first, second = keys["ES256"], keys["EdDSA"]
+        # No key set yet: 14 (the proxy's state, not the caller's fault), and the fetch failure is logged.
+        r = echo(proxy, first.token(), origin=ORIGIN)
+        assert r.grpc_status == 14 and r.grpc_message == "JWKS for provider auth0 not loaded yet", (r.grpc_status, r.grpc_message)
+        assert proxy.wait_log(r"provider auth0: cannot fetch https://127\.0\.0\.1:\d+/\.well-known/jwks\.json: HTTP status 503",
+                              timeout_s=10)
+        server.answer = (200, jwks(first))
+        assert seen_upstream(wait_status(proxy, first.token(), 0))["x-user-id"] == "user-42"
+        assert proxy.wait_log(r"provider auth0: 1 key\(s\) loaded from https://", timeout_s=5)
+        # Rotation at the next refresh.
+        server.answer = (200, jwks(second))
+        assert seen_upstream(wait_status(proxy, second.token(), 0))["x-user-id"] == "user-42"
+        r = echo(proxy, first.token())
+        assert r.grpc_status == 16 and 'key id "k-es256" unknown' in r.grpc_message, r.grpc_message
+        # A broken answer is logged and the keys in use stay.
+        server.answer = (200, "{not json")
+        requests = server.requests
+        assert proxy.wait_log(r"cannot fetch .*JWKS is not valid JSON.*keeping the keys in use", timeout_s=10)
+        assert server.requests > requests
+        assert seen_upstream(echo(proxy, second.token()))["x-user-id"] == "user-42"
+    finally:
+        server.close()
+
+
+def test_jwks_uri_with_an_untrusted_certificate_loads_nothing(start_proxy, pki, keys):
+    from jwt_support import JWKSServer
+
+    server = JWKSServer(pki, body=jwks(keys["ES256"]))
+    try:
+        p = {"name": "auth0", "jwks_uri": server.url, "jwks_refresh": "1s"}  # system trust store: test CA unknown
+        proxy = start_proxy(routes=[default_route(jwt={"provider": "auth0"})], top_extra={"jwt_providers": [p]})
+        assert proxy.wait_log(r"provider auth0: cannot fetch .*TLS", timeout_s=10), proxy.log_text()[-2000:]
+        assert echo(proxy, keys["ES256"].token()).grpc_status == 14
+    finally:
+        server.close()

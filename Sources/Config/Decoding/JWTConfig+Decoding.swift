@@ -2,7 +2,7 @@ internal import TLS
 
 extension JWTProviderConfig {
     static let knownKeys = [
-        "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_refresh", "from", "forward_claims",
+        "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_refresh", "jwks_ca", "from", "forward_claims",
         "clock_skew", "cache_size", "max_token_size",
     ]
     /// Most entries of one provider's verified-token cache (per worker).
@@ -30,6 +30,10 @@ extension JWTProviderConfig {
                 throw value.error("jwks_uri must be an https:// URL")
             }
             jwksURI = uri
+        }
+        if let value = mapping.optional("jwks_ca") {
+            guard jwksURI != nil else { throw mapping.keyError("jwks_ca", "jwks_ca needs jwks_uri (it checks that server's certificate)") }
+            jwksCA = try value.fileReference()
         }
         if let value = mapping.optional("jwks_file") {
             let file = try value.fileReference()

@@ -8,13 +8,21 @@ final class EdgePolicy {
     private let stages: [any EdgeStage]
     /// The worker's labelled metrics: refusals are counted by stage and reason.
     private let metrics: MetricsRecorder
+    /// Also in `stages`; kept to hand it key sets fetched from `jwks_uri`s.
+    private let jwt: JWTStage?
 
     init(config: ProxyConfig, metrics: MetricsRecorder) {
         self.metrics = metrics
         // Each stage is added when the config has rules of its kind (in the order above).
         var stages: [any EdgeStage] = []
-        if let jwt = JWTStage(config: config) { stages.append(jwt) }
+        jwt = JWTStage(config: config, snapshots: .shared)
+        if let jwt { stages.append(jwt) }
         self.stages = stages
+    }
+
+    /// A key set fetched from a provider's `jwks_uri` (on this worker's loop).
+    func replaceJWTKeys(_ keys: JWTKeySet, provider: String, uri: String) {
+        jwt?.replaceKeys(keys, provider: provider, uri: uri)
     }
 
     /// The call's grant, or why it is refused.

@@ -155,6 +155,11 @@ public final class WorkerContext {
         return snapshot
     }
 
+    /// A key set fetched from a JWT provider's `jwks_uri` (runs on this worker's loop, handed over by the fetcher).
+    public func replaceJWTKeys(_ keys: JWTKeySet, provider: String, uri: String) {
+        edge.replaceJWTKeys(keys, provider: provider, uri: uri)
+    }
+
     /// A new DNS answer for `cluster` (runs on this worker's loop, handed over by the resolver thread).
     public func updateEndpoints(cluster: String, _ endpoints: [SharedEndpoint]) {
         pools[cluster]?.updateEndpoints(endpoints)

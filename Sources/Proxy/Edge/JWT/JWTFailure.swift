@@ -17,6 +17,8 @@ struct JWTFailure: Error {
     }
 
     var rejection: EdgeRejection {
-        EdgeRejection(code: .unauthenticated, message: message, stage: "jwt", reason: reason.rawValue)
+        // No key set yet is the proxy's state, not the caller's fault: 14, which clients may retry.
+        EdgeRejection(code: reason == .keys_unavailable ? .unavailable : .unauthenticated, message: message,
+                      stage: "jwt", reason: reason.rawValue)
     }
 }

@@ -8,15 +8,16 @@ final class JWTStage: EdgeStage {
     /// For anonymous calls: `.remove` of every forwarded-claim header, built once per provider.
     private let anonymousEdits: [String: [HeaderEdit]]
 
-    /// nil when no route checks tokens (the stage is then not added at all).
-    init?(config: ProxyConfig, fetchedKeys: [String: JWTKeySet] = [:]) {
+    /// nil when no route checks tokens (the stage is then not added at all). `snapshots`: key sets fetched from
+    /// `jwks_uri`s so far.
+    init?(config: ProxyConfig, snapshots: JWKSSnapshots) {
         let used = Set(config.listeners.flatMap(\.routes).compactMap(\.jwt?.provider))
         if used.isEmpty { return nil }
         var verifiers: [String: JWTVerifier] = [:]
         var anonymous: [String: [HeaderEdit]] = [:]
         for provider in config.jwtProviders where used.contains(provider.name) {
-            let keys = provider.jwksFile != nil ? provider.keys : fetchedKeys[provider.name]
-            verifiers[provider.name] = JWTVerifier(provider: provider, keys: keys)
+            let fetched = provider.jwksURI.flatMap { snapshots.current(provider: provider.name, uri: $0) }
+            verifiers[provider.name] = JWTVerifier(provider: provider, keys: Self.merged(provider, fetched: fetched))
             anonymous[provider.name] = provider.forwardClaims.map { .remove($0.header) }
         }
         self.verifiers = verifiers
@@ -40,8 +41,19 @@ final class JWTStage: EdgeStage {
         }
     }
 
-    /// A new key set for a provider fetched from its `jwks_uri` (on this worker's loop).
-    func replaceKeys(_ keys: JWTKeySet, provider: String) {
-        verifiers[provider]?.keys = keys
+    /// A new key set fetched from a provider's `jwks_uri` (on this worker's loop). Ignored when this worker's
+    /// config (reloaded meanwhile) names another URI.
+    func replaceKeys(_ keys: JWTKeySet, provider: String, uri: String) {
+        guard let verifier = verifiers[provider], verifier.provider.jwksURI == uri else { return }
+        verifier.keys = Self.merged(verifier.provider, fetched: keys)
+    }
+
+    /// The keys of `jwks_file` and those fetched from `jwks_uri` together (file first); nil while a provider
+    /// with only a URI has fetched nothing yet.
+    static func merged(_ provider: JWTProviderConfig, fetched: JWTKeySet?) -> JWTKeySet? {
+        guard let fetched else { return provider.jwksFile != nil ? provider.keys : nil }
+        if provider.jwksFile == nil { return fetched }
+        let fileIDs = Set(provider.keys.keys.compactMap(\.keyID))
+        return JWTKeySet(keys: provider.keys.keys + fetched.keys.filter { $0.keyID.map { !fileIDs.contains($0) } ?? true })
     }
 }
