@@ -17,6 +17,7 @@ import platform
 import sys
 import time
 
+import jwtkeys
 import perfrecord
 import report
 import scenarios
@@ -69,6 +70,7 @@ def main() -> int:
     settings.upstream_pid = upstream.pid
     all_targets = [targets.Target("direct", upstream_port, None)]
     tls_targets: dict[str, targets.Target] = {}  # column name -> that proxy's TLS process
+    jwt_targets: dict[str, targets.Target] = {}  # "ours" -> its process whose route requires a JWT
     raw = {s: {name: [] for name in report.TARGETS if name not in scenarios.NOT_APPLICABLE.get(s, set())}
            for s in scenarios.ORDER if s in chosen}
     try:
@@ -84,7 +86,16 @@ def main() -> int:
                                          else f"FAILED: {target.error}"))
                 tls_targets[name] = target
 
+        if scenarios.JWT & set(chosen):
+            jwt_setup = jwtkeys.make(args.work)
+            settings.jwt_tokens = jwt_setup[1]
+            target = targets.start_proxy("ours", args.ours, args.work, upstream_port, jwt_setup=jwt_setup)
+            log("ours (JWT): " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
+            jwt_targets["ours"] = target
+
         def measured(scenario: str, column: targets.Target) -> targets.Target:
+            if scenario in scenarios.JWT:
+                return jwt_targets[column.name]
             return tls_targets[column.name] if scenario in scenarios.TLS else column
 
         warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
@@ -96,6 +107,9 @@ def main() -> int:
         for target in tls_targets.values():
             if target.usable():
                 measure_safely("tls_unary", target, warm)
+        for target in jwt_targets.values():
+            if target.usable():
+                measure_safely("jwt_rs256", target, warm)
 
         for round_index in range(rounds):
             # Rotate who goes first so slow drift on the shared machine does not favour one column.
@@ -117,7 +131,7 @@ def main() -> int:
                     raw[scenario][target.name].append(result)
                     log(f"{scenario:<14} {target.name:<6} {brief(result)}")
     finally:
-        for target in all_targets[1:] + list(tls_targets.values()):
+        for target in all_targets[1:] + list(tls_targets.values()) + list(jwt_targets.values()):
             target.stop()
         upstream.stop()
 

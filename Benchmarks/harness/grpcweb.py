@@ -33,11 +33,12 @@ def stream_request(total_bytes: int, message_bytes: int) -> bytes:
     return b"\x08" + varint(total_bytes) + b"\x10" + varint(message_bytes)
 
 
-def unary_http_request(port: int) -> bytes:
+def unary_http_request(port: int, bearer: str | None = None) -> bytes:
     body = frame(ECHO_MESSAGE)
+    authorization = f"Authorization: Bearer {bearer}\r\n" if bearer else ""
     return (f"POST {ECHO_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
-            "Origin: http://bench.example\r\n"
+            f"Origin: http://bench.example\r\n{authorization}"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
@@ -126,14 +127,14 @@ def trailer_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
-def sanity_check(port: int, tls_context=None, timeout: float = 5.0) -> None:
+def sanity_check(port: int, tls_context=None, timeout: float = 5.0, bearer: str | None = None) -> None:
     """One unary call through a proxy (over TLS with an ssl.SSLContext); raises unless it answers
     200 with grpc-status 0."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     if tls_context:
         s = tls_context.wrap_socket(s, server_hostname="localhost")  # takes over the socket
     with s:
-        s.sendall(unary_http_request(port))
+        s.sendall(unary_http_request(port, bearer))
         reader = ResponseReader()
         while not reader.done:
             data = s.recv(65536)

@@ -43,7 +43,7 @@ def percentile(sorted_values: list, p: float) -> float:
 
 
 def wrk_unary(port: int, connections: int, seconds: float, mode: str, tls: bool = False,
-              new_connection_per_call: str | None = None) -> dict:
+              new_connection_per_call: str | None = None, bearer: str | None = None) -> dict:
     """gRPC-Web unary calls through a proxy; mode is "binary" or "text"; tls: over HTTPS (wrk
     offers no ALPN, so HTTP/1.1).
 
@@ -51,6 +51,8 @@ def wrk_unary(port: int, connections: int, seconds: float, mode: str, tls: bool 
     `Connection: close`, so each call is made on a new connection (wrk opens it as soon as the
     proxy has answered and closed the old one), and the shim, preloaded into wrk, makes each of
     those a full TLS handshake instead of resuming the slot's previous session.
+
+    bearer: a JWT sent as `Authorization: Bearer` on every call (the JWT rows).
     """
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}{grpcweb.ECHO_PATH}"
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", LUA, url, "--", mode]
@@ -58,6 +60,9 @@ def wrk_unary(port: int, connections: int, seconds: float, mode: str, tls: bool 
     if new_connection_per_call:
         argv.append("close")
         env = {"LD_PRELOAD": new_connection_per_call}
+    if bearer:
+        # The script's third argument (the second says close or keep-alive).
+        argv += ([] if new_connection_per_call else ["keep-alive"]) + [bearer]
     out = _run(argv, timeout=seconds + 30, env=env)
     match = re.search(r"^BENCHJSON (.*)$", out, re.MULTILINE)
     if not match:

@@ -47,6 +47,16 @@ H2_ROWS = [
     ("non-OK calls (sum)", "errors", _int, False),
 ]
 
+# Ours only (compare with ours in the unary64 row: the bound is CPU per call with JWT <= 1.2x without).
+JWT_ROWS = [
+    ("calls/s", "calls_per_s", _int, False),
+    ("p50 latency (ms)", "p50_us", _ms, False),
+    ("p99 latency (ms)", "p99_us", _ms, False),
+    ("proxy CPU per 1,000 calls (ms)", "cpu_ms_per_1k", _f1, False),
+    ("proxy core busy", "proxy_busy", _pct, False),
+    ("non-OK calls (sum)", "errors", _int, False),
+]
+
 # (scenario, title, [(label, metric, formatter, show_ratio)])
 ROWS = [
     ("unary64", "unary 16 B, 64 keep-alive conns", [
@@ -139,6 +149,8 @@ ROWS = [
         ("RSS per open connection (KiB)", "rss_kib_per_conn", _f1, True),
         ("non-OK calls (sum)", "errors", _int, False),
     ]),
+    ("jwt_rs256", "JWT: unary 16 B, 64 conns, RS256 token on every call (cached)", JWT_ROWS),
+    ("jwt_es256", "JWT: unary 16 B, 64 conns, ES256 token on every call (cached)", JWT_ROWS),
 ]
 
 

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import grpcweb
+import jwtkeys
 import tls
 
 # Deliberate pinning: proxies on core 0; the upstream, the load generators and this harness on
@@ -195,22 +196,26 @@ static_resources:
 """
 
 
-def ours_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None) -> str:
+def ours_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None,
+                jwt_jwks: str | None = None) -> str:
     # The certificate is named relative to the config file's directory (the work directory), as an
     # operator's config next to its certs/ folder would.
     listener_tls = (f"    tls: {{cert: {tls.DIRECTORY}/{tls.CERT_NAME}, key: {tls.DIRECTORY}/{tls.KEY_NAME}}}\n"
                     if tls_files else "")
+    # The JWT rows: every call on the route must carry a token the bench provider's keys verify.
+    route_jwt = "        jwt: {provider: bench}\n" if jwt_jwks else ""
+    providers = jwtkeys.provider_yaml(jwt_jwks) if jwt_jwks else ""
     return f"""\
 workers: 1
 log_level: warn
-listeners:
+{providers}listeners:
   - name: web
     address: 127.0.0.1:{port}
 {listener_tls}    cors: {{allow_origins: ["*"]}}
     routes:
       - prefix: /
         cluster: backend
-clusters:
+{route_jwt}clusters:
   - name: backend
     endpoints: [127.0.0.1:{upstream_port}]
 admin:
@@ -219,19 +224,20 @@ admin:
 
 
 def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
-                tls_files: tuple[str, str] | None = None) -> Target:
+                tls_files: tuple[str, str] | None = None, jwt_setup: tuple[str, dict] | None = None) -> Target:
     """Starts Envoy or our proxy on core 0 and checks it with one unary gRPC-Web call.
 
     With `tls_files` (cert, key) the listener terminates TLS with them; that is a second process
     of the same proxy (`envoy-tls`, `ours-tls` files in the work directory), so the TLS rows
-    measure a process that served nothing else.
+    measure a process that served nothing else. With `jwt_setup` (JWKS path, tokens), ours only: a third
+    process (`ours-jwt`) whose route requires a JWT.
     """
     port, admin_port = free_port(), free_port()
     if binary is None or not os.path.exists(binary):
         target = Target(name, port, None, tls_enabled=tls_files is not None)
         target.error = f"binary not available ({binary})"
         return target
-    file_stem = f"{name}-tls" if tls_files else name
+    file_stem = f"{name}-tls" if tls_files else (f"{name}-jwt" if jwt_setup else name)
     config_path = os.path.join(work, f"{file_stem}.yaml")
     log_path = os.path.join(work, f"{file_stem}.log")
     if name == "envoy":
@@ -240,7 +246,7 @@ def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
         argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart", "-l", "warn"]
     else:
         with open(config_path, "w") as f:
-            f.write(ours_config(port, admin_port, upstream_port, tls_files))
+            f.write(ours_config(port, admin_port, upstream_port, tls_files, jwt_setup[0] if jwt_setup else None))
         argv = [binary, "--config", config_path]
     process = Process(file_stem, argv, log_path, PROXY_CPU)
     target = Target(name, port, process, admin_port, tls_enabled=tls_files is not None)
@@ -248,7 +254,8 @@ def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
         target.error = f"did not start listening: {process.log_tail()}"
         return target
     try:
-        grpcweb.sanity_check(port, tls.client_context() if tls_files else None)
+        token = jwt_setup[1]["RS256"] if jwt_setup else None
+        grpcweb.sanity_check(port, tls.client_context() if tls_files else None, bearer=token)
     except Exception as e:  # any failure here only disables this target
         target.error = f"sanity call failed: {e}"
     return target

@@ -1,6 +1,6 @@
 -- wrk script: unary gRPC-Web calls over HTTP/1.1 keep-alive connections.
 --
---   wrk ... -s grpcweb_unary.lua URL -- binary|text [close]
+--   wrk ... -s grpcweb_unary.lua URL -- binary|text [close|keep-alive [TOKEN]]
 --
 -- Sends a 16-byte gRPC message (a bench.Blob) in one gRPC-Web frame, either as-is
 -- (application/grpc-web+proto) or base64-encoded (application/grpc-web-text), and checks every
@@ -8,7 +8,8 @@
 -- for a trailers-only reply, in the HTTP headers. At the end it prints one line
 -- "BENCHJSON {...}" with counts and latency percentiles (microseconds) for the harness.
 -- With "close", every request carries `Connection: close`: one call per connection (with an
--- https URL, one full TLS handshake per call).
+-- https URL, one full TLS handshake per call). With TOKEN, every request carries
+-- `Authorization: Bearer TOKEN` (the JWT rows).
 
 local mode = "binary"
 
@@ -67,6 +68,7 @@ function init(args)
   mode = args[1] or "binary"
   wrk.method = "POST"
   if args[2] == "close" then wrk.headers["Connection"] = "close" end
+  if args[3] then wrk.headers["Authorization"] = "Bearer " .. args[3] end
   wrk.headers["X-Grpc-Web"] = "1"
   wrk.headers["Origin"] = "http://bench.example"
   if mode == "text" then
