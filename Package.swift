@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "grpc-web-proxy", dependencies: ["Server", "Config"], swiftSettings: strict),
 
         // Codec micro-benchmarks (dependency-free executable, run by `make bench`).
-        .executableTarget(name: "CodecBenchmarks", dependencies: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Proxy"],
+        .executableTarget(name: "CodecBenchmarks", dependencies: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "Config", "Proxy", "JSON", "TLS"],
                           path: "Benchmarks/CodecBenchmarks", swiftSettings: strict),
 
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Transport", "TLS"]),

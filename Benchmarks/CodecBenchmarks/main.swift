@@ -51,6 +51,12 @@ func bytes(_ n: Int, seed: UInt64 = 42) -> [UInt8] {
     }
 }
 
+// CODEC_BENCH_ONLY=jwt runs only the JWT verification costs (seconds instead of the whole set).
+if let only = getenv("CODEC_BENCH_ONLY"), String(cString: only) == "jwt" {
+    runJWTVerifyBenchmark()
+    exit(0)
+}
+
 // HTTP/1.1: a typical gRPC-Web request head (what grpc-web JS sends) with a 16-byte body, parsed 20,000 times.
 let request = Array(("POST /test.Echo/Unary HTTP/1.1\r\nHost: proxy.example.com:8080\r\nContent-Type: application/grpc-web+proto\r\n"
     + "X-Grpc-Web: 1\r\nX-User-Agent: grpc-web-javascript/0.1\r\nAccept: */*\r\nOrigin: https://app.example.com\r\n"
@@ -150,4 +156,5 @@ measure("WebSocket frame decode, 16 KiB masked", bytesPerRun: wsFrames.count) {
 }
 
 runRouteLookupBenchmarkIfPresent()
+runJWTVerifyBenchmark()
 print("checksum \(checksum)")
