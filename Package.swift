@@ -65,6 +65,6 @@ let package = Package(
         .testTarget(name: "GRPCWebCodecTests", dependencies: ["GRPCWebCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "YAML"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Config", "HTTP1Codec", "GRPCWebCodec", "Upstream"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Config", "HTTP1Codec", "GRPCWebCodec", "Upstream", "JSON"]),
     ]
 )

@@ -11,21 +11,11 @@ import time
 import pytest
 
 from browser import harness as harness_module
-from browser.harness import BrowserHarness, find_chromium
 from conftest import default_route
 from jwt_support import SigningKey, jwks, provider, tamper
+from test_browser_grpcweb import harness  # noqa: F401  (the module-scoped Chromium harness fixture)
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def harness():
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no chromium binary (apt-get install chromium, or set $CHROMIUM)")
-    h = BrowserHarness(chromium)
-    yield h
-    h.close()
 
 
 def test_page_reads_16_and_its_message_and_a_valid_token_goes_through(harness, start_proxy, tmp_path, monkeypatch):

@@ -141,6 +141,12 @@ struct HTTPSURL: Equatable {
     /// `[v6]` in the Host header.
     var hostForHeader: String { host.contains(":") ? "[\(host)]" : host }
 
+    init(host: String, port: Int, path: String) {
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+
     init?(_ text: String) {
         guard text.hasPrefix("https://") else { return nil }
         let rest = text.dropFirst("https://".count)
