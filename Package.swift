@@ -16,7 +16,7 @@ let package = Package(
     products: [
         .executable(name: "grpc-web-proxy", targets: ["grpc-web-proxy"]),
         // The codecs and config as libraries, only so the fuzz package (Fuzz/) can depend on them by path.
-        .library(name: "ProxyCodecs", targets: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "YAML", "Config"]),
+        .library(name: "ProxyCodecs", targets: ["HTTP1Codec", "GRPCWebCodec", "WebSocketCodec", "YAML", "JSON", "Config"]),
     ],
     targets: [
         // Layer 1: C bridges. Only the Swift module that owns a C library imports it.

@@ -11,7 +11,7 @@ let codecs: Target.Dependency = .product(name: "ProxyCodecs", package: "grpc-web
 /// Targets, each a libFuzzer binary with a seed corpus in Fuzz/corpus/<name>/.
 let fuzzTargets = [
     "FuzzHTTP1Request", "FuzzHTTP1Chunked", "FuzzGRPCFrames", "FuzzBase64Stream", "FuzzGRPCTrailers", "FuzzGRPCHeaders",
-    "FuzzWebSocketFrames", "FuzzWebSocketHandshake", "FuzzGRPCWebSocketsMetadata", "FuzzYAML", "FuzzConfig",
+    "FuzzWebSocketFrames", "FuzzWebSocketHandshake", "FuzzGRPCWebSocketsMetadata", "FuzzYAML", "FuzzConfig", "FuzzJSON",
 ]
 
 let package = Package(

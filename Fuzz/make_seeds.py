@@ -96,6 +96,14 @@ SEEDS = {
                         b"application/grpc-web, application/grpc-web-text-base64"],
     "FuzzYAML": [],
     "FuzzConfig": [],
+    "FuzzJSON": [
+        b"\x10" + b'{"alg":"RS256","kid":"k1","typ":"JWT"}',
+        b"\x10" + b'{"iss":"https://i/","aud":["a","b"],"exp":1700000000.5,"nested":{"x":[true,false,null]}}',
+        b"\x04" + b'[[[[[[1]]]]]]',
+        b"\x10" + b'"\\u00e9\\ud83d\\ude00\\n"',
+        b"\x10" + b'{"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]}',
+        b"\x00" + b"eyJhbGciOiJub25lIn0",
+    ],
 }
 
 YAML_SAMPLES = [
