@@ -28,16 +28,25 @@ final class JWTStage: EdgeStage {
         guard let rule = request.route.jwt, let verifier = verifiers[rule.provider] else { return nil }
         guard let token = JWTTokenExtraction.token(in: request, from: verifier.provider.from) else {
             if rule.required { return JWTFailure(.missing, "missing JWT").rejection }
-            grant.upstreamEdits.append(contentsOf: anonymousEdits[rule.provider] ?? [])
+            Self.add(anonymousEdits[rule.provider] ?? [], to: &grant)
             return nil
         }
         do {
             let verified = try verifier.verify(token)
             grant.claims = verified.claims
-            grant.upstreamEdits.append(contentsOf: verified.edits)
+            Self.add(verified.edits, to: &grant)
             return nil
         } catch {
             return error.rejection
+        }
+    }
+
+    /// JWT runs first, so the grant's edits are usually empty: share the cached array (no copy per call).
+    private static func add(_ edits: [HeaderEdit], to grant: inout EdgeCallGrant) {
+        if grant.upstreamEdits.isEmpty {
+            grant.upstreamEdits = edits
+        } else {
+            grant.upstreamEdits.append(contentsOf: edits)
         }
     }
 
