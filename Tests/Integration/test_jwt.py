@@ -73,6 +73,16 @@ def test_valid_token_reaches_upstream_with_claims_and_without_client_copies(jwt_
     assert seen.get("x-user-email") == "u42@example.test", seen
 
 
+def test_forward_token_false_keeps_the_token_from_the_upstream(jwt_proxy, keys):
+    token = keys["RS256"].token()
+    assert seen_upstream(echo(jwt_proxy(), token))["authorization"] == f"Bearer {token}", "forwarded by default"
+    proxy = jwt_proxy(extra_provider={"forward_token": False})
+    seen = seen_upstream(echo(proxy, token, metadata={"x-other": "kept"}))
+    assert "authorization" not in seen and seen["x-other"] == "kept" and seen["x-user-id"] == "user-42", seen
+    seen = seen_upstream(echo(proxy, metadata={"x-auth": token}))
+    assert "x-auth" not in seen and seen["x-user-id"] == "user-42", seen
+
+
 def test_missing_claim_still_removes_the_client_copy(jwt_proxy, keys):
     proxy = jwt_proxy()
     token = keys["ES256"].token({"email": None})
@@ -200,9 +210,9 @@ def test_websocket_token_in_metadata_message_and_in_cookie(jwt_proxy, keys):
     r = ws.finish()
     assert r.grpc_status == 0, (r.grpc_status, r.grpc_message)
     assert json.loads(r.messages[0])["x-user-id"] == "ws-cookie-user"
+    # Refused as soon as the metadata message arrived; nothing more is sent (frames sent after the proxy closed
+    # could make its kernel answer with a reset that discards the trailers before they are read).
     ws = GrpcWsCall(proxy.base_url, UNARY, {"authorization": f"Bearer {tamper(token, sub='admin')}"})
-    ws.send(b"hi")
-    ws.half_close()
     r = ws.finish()
     assert r.grpc_status == 16 and r.grpc_message == "JWT signature invalid", (r.grpc_status, r.grpc_message)
 

@@ -26,7 +26,7 @@ final class JWTStage: EdgeStage {
 
     func evaluate(_ request: EdgeCallRequest, grant: inout EdgeCallGrant) -> EdgeRejection? {
         guard let rule = request.route.jwt, let verifier = verifiers[rule.provider] else { return nil }
-        guard let token = JWTTokenExtraction.token(in: request, from: verifier.provider.from) else {
+        guard let (token, source) = JWTTokenExtraction.token(in: request, from: verifier.provider.from) else {
             if rule.required { return JWTFailure(.missing, "missing JWT").rejection }
             Self.add(anonymousEdits[rule.provider] ?? [], to: &grant)
             return nil
@@ -35,6 +35,14 @@ final class JWTStage: EdgeStage {
             let verified = try verifier.verify(token)
             grant.claims = verified.claims
             Self.add(verified.edits, to: &grant)
+            if !verifier.provider.forwardToken {
+                // The header that carried it (a cookie stays: it may hold more than the token).
+                switch source {
+                case .authorizationBearer: grant.upstreamEdits.append(.remove("authorization"))
+                case .metadata(let name): grant.upstreamEdits.append(.remove(name))
+                case .cookie: break
+                }
+            }
             return nil
         } catch {
             return error.rejection

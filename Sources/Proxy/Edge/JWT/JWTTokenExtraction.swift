@@ -2,19 +2,19 @@ import Config
 
 /// Finds a call's token in the places a provider names, in order.
 enum JWTTokenExtraction {
-    /// The first token found; nil when none of the places has one.
-    static func token(in request: EdgeCallRequest, from sources: [JWTTokenSource]) -> Substring? {
+    /// The first token found and where; nil when none of the places has one.
+    static func token(in request: EdgeCallRequest, from sources: [JWTTokenSource]) -> (token: Substring, source: JWTTokenSource)? {
         for source in sources {
             switch source {
             case .authorizationBearer:
-                if let value = request.metadata("authorization"), let token = bearerToken(value) { return token }
+                if let value = request.metadata("authorization"), let token = bearerToken(value) { return (token, source) }
             case .cookie(let name):
                 // Browsers send cookies with the HTTP request (the WebSocket upgrade for a WebSocket call).
                 for header in request.head.headers.values("cookie") {
-                    if let token = cookie(name, in: header) { return token }
+                    if let token = cookie(name, in: header) { return (token, source) }
                 }
             case .metadata(let name):
-                if let value = request.metadata(name), !value.isEmpty { return Substring(value) }
+                if let value = request.metadata(name), !value.isEmpty { return (Substring(value), source) }
             }
         }
         return nil
