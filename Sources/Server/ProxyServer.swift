@@ -233,6 +233,9 @@ public final class ProxyServer: Sendable {
     /// The workers' loops (for the metrics scrape's hand-over).
     var workerLoops: [EventLoop] { workers.withLock { $0.map(\.loop) } }
 
+    /// Each listener's bound address (port 0 resolved) by listener name, and "admin".
+    var listenerBoundAddresses: [String: String] { boundAddresses.withLock { $0 } }
+
     /// Graceful drain: listeners close, /ready answers 503, idle connections close, busy ones finish their call.
     public func drain() {
         draining.store(true, ordering: .relaxed)

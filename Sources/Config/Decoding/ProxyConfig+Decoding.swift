@@ -82,7 +82,9 @@ extension ProxyConfig {
             let adminConfig = try AdminConfig(decoding: node)
             if let clash = listenAddresses.clash(with: adminConfig.address) {
                 let address = adminConfig.address
-                throw try node.mapping(knownKeys: AdminConfig.knownKeys).required("address").error(clash.sameText
+                // The address key when written, else the admin section (the default address clashed).
+                let at = try node.mapping(knownKeys: AdminConfig.knownKeys).optional("address") ?? node
+                throw at.error(clash.sameText
                     ? "admin address \(address) is already used by \(clash.owner)"
                     : "admin address \(address) overlaps \(clash.address) of \(clash.owner): \(clash.reason)")
             }

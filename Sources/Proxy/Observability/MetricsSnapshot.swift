@@ -10,6 +10,11 @@ public struct MetricsSnapshot: Sendable, Equatable {
 
     public struct RouteKey: Hashable, Sendable {
         public var route, cluster: String
+
+        public init(route: String, cluster: String) {
+            self.route = route
+            self.cluster = cluster
+        }
     }
 
     /// Per route and cluster: payload counters and the latency histogram.
@@ -19,6 +24,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
         public var bucketCounts = [Int](repeating: 0, count: CallDurationBuckets.upperBoundsNanos.count + 1)
         public var durationSumNanos: UInt64 = 0
         public var count = 0
+
+        public init() {}
 
         mutating func add(_ other: RouteTotals) {
             requestBytes += other.requestBytes
