@@ -36,7 +36,7 @@ enum DashboardPage {
   .chart canvas { display: block; width: 100%; height: 56px; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 3px 8px 3px 0; border-bottom: 1px solid var(--line); white-space: nowrap; }
-  td.message { white-space: normal; word-break: break-word; max-width: 420px; }
+  td.message { max-width: 240px; overflow: hidden; text-overflow: ellipsis; }
   th { color: var(--muted); font-weight: 500; }
   .num { text-align: right; font-variant-numeric: tabular-nums; }
   .state { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11px; font-weight: 600; }
@@ -153,7 +153,8 @@ function draw(canvas, seriesList, now, fixedMax) {
   let drawn = 0;
   for (const s of seriesList) {
     if (!s.points.length) continue;
-    const x = t => w - (now - t) / span * w, y = v => h - 2 - (v / max) * (h - 6);
+    // The top 12 px hold the scale label, so no line runs through it.
+    const x = t => w - (now - t) / span * w, y = v => h - 2 - (v / max) * (h - 14 * dpr);
     g.beginPath();
     s.points.forEach(([t, v], i) => { if (i === 0) g.moveTo(x(t), y(v)); else g.lineTo(x(t), y(v)); });
     if (s.fill) {
@@ -167,6 +168,9 @@ function draw(canvas, seriesList, now, fixedMax) {
     for (const [t, v] of s.points.slice(-1)) { g.fillStyle = s.color; g.fillRect(x(t) - 2 * dpr, y(v) - 2 * dpr, 4 * dpr, 4 * dpr); }
     drawn += s.points.length;
   }
+  // The scale: the top of the chart, in the chart's unit.
+  g.fillStyle = "#98a2b3"; g.font = (10 * dpr) + "px system-ui, sans-serif"; g.textBaseline = "top";
+  g.fillText(max >= 100 ? max.toFixed(0) : max.toPrecision(2), 2 * dpr, 1 * dpr);
   return drawn;
 }
 
@@ -227,7 +231,7 @@ function renderFailed(stats) {
     const time = new Date(f.time_ms).toISOString().slice(11, 23);
     table.append(el("tr", { "data-status": f.grpc_status }, el("td", {}, time), el("td", { title: f.path }, f.route || f.path),
       el("td", {}, (STATUS[f.grpc_status] || f.grpc_status) + " (" + f.grpc_status + ")"),
-      el("td", { class: "num" }, fmt(f.duration_ms, 1)), el("td", { class: "message" }, f.grpc_message), el("td", {}, f.request_id)));
+      el("td", { class: "num" }, fmt(f.duration_ms, 1)), el("td", { class: "message", title: f.grpc_message }, f.grpc_message), el("td", {}, f.request_id)));
   }
   host.replaceChildren(table);
 }
