@@ -201,3 +201,26 @@ def test_call_metrics_exact_deltas(start_proxy):
     assert delta(before, after, h + "_bucket", **rc, le="0.25") == total - 2
     assert delta(before, after, h + "_bucket", **rc, le="10") == total
     assert delta(before, after, h + "_sum", **rc) >= 0.6
+
+
+def test_calls_in_flight_per_route_and_cluster(start_proxy):
+    """Streams held open show in grpcwebproxy_calls_in_flight{route,cluster} (gRPC-Web over HTTP/1.1 and a
+    WebSocket call alike) and leave it when they end."""
+    from grpcweb_client import StreamingCall
+    from ws_client import ws_unary
+
+    proxy = start_proxy(routes=[{"name": "echo", "service": "test.Echo", "cluster": "backend"}], top_extra={"workers": 2})
+    labels = {"route": "echo", "cluster": "backend"}
+    streams = [StreamingCall(proxy.base_url, STREAM, [b"s"], metadata={"x-stream-count": "10", "x-stream-interval-ms": "100"})
+               for _ in range(3)]
+    for s in streams:
+        assert s.read_headers().http_status == 200
+    s = wait_metric(proxy, "grpcwebproxy_calls_in_flight", 3, **labels)
+    assert pick(s, "grpcwebproxy_calls_in_flight", **labels) == 3
+    for s in streams:
+        r = s.read_all()
+        assert r.grpc_status == 0 and len(r.messages) == 10, (r.grpc_status, r.grpc_message)
+    assert ws_unary(proxy.base_url, UNARY, b"w").grpc_status == 0
+    s = wait_metric(proxy, "grpcwebproxy_calls_in_flight", 0, **labels)
+    assert pick(s, "grpcwebproxy_calls_in_flight", **labels) == 0
+    assert pick(s, "grpcwebproxy_calls_total", **labels) == 4

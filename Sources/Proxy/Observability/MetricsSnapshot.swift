@@ -54,6 +54,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
 
     public var calls: [CallKey: Int] = [:]
     public var rejections: [RejectionKey: Int] = [:]
+    public var inFlight: [RouteKey: Int] = [:]
     public var routes: [RouteKey: RouteTotals] = [:]
     public var endpoints: [EndpointKey: EndpointTotals] = [:]
     public var downstreamOpen: [DownstreamKey: Int] = [:]
@@ -64,6 +65,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public mutating func add(_ other: MetricsSnapshot) {
         calls.merge(other.calls, uniquingKeysWith: +)
         rejections.merge(other.rejections, uniquingKeysWith: +)
+        inFlight.merge(other.inFlight, uniquingKeysWith: +)
         for (key, totals) in other.routes { routes[key, default: RouteTotals()].add(totals) }
         for (key, e) in other.endpoints {
             var sum = endpoints[key] ?? EndpointTotals(healthy: e.healthy)

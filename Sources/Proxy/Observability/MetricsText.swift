@@ -8,6 +8,11 @@ public enum MetricsText {
             series(&out, "grpcwebproxy_calls_total", [("listener", k.listener), ("route", k.route), ("cluster", k.cluster),
                                                       ("transport", k.transport), ("grpc_status", String(k.grpcStatus))], v)
         }
+        let inFlight = "grpcwebproxy_calls_in_flight"
+        family(&out, inFlight, "gauge", "Calls routed and not yet finished, by route and cluster (streams included).")
+        for (k, v) in s.inFlight.sorted(by: { ($0.key.route, $0.key.cluster) < ($1.key.route, $1.key.cluster) }) {
+            series(&out, inFlight, [("route", k.route), ("cluster", k.cluster)], v)
+        }
         let rejected = "grpcwebproxy_rejected_calls_total"
         family(&out, rejected, "counter",
                "Calls refused before reaching upstream, by listener, route, the stage that refused them (jwt, rate_limit, concurrency, ...) and why.")

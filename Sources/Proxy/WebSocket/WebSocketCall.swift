@@ -97,7 +97,10 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         self.route = route
-        if let route { summary.routed(route.name, cluster: route.cluster) }
+        if let route {
+            summary.routed(route.name, cluster: route.cluster)
+            worker.metrics.started(&summary)
+        }
         transport.acceptHandshake(upgrade, subprotocol: Self.subprotocol)
         worker.stats.webSocketCallsTotal.add(1)
         worker.stats.callsActive.add(1)
