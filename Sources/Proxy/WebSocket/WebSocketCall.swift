@@ -192,6 +192,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         if let scanError {
+            worker.stats.count(scanError)
             failCall(scanError.status, scanError.message)
             return
         }
@@ -281,6 +282,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         }
         do { try responseScanner.scan(bytes) } catch {
             stream.consume(bytes.count)
+            worker.stats.count(error)
             failCall(error.status, error.message)
             return
         }
@@ -397,6 +399,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     /// A WebSocket-level error: close with its code; the call, if any, ends as cancelled upstream.
     private func protocolFailure(_ code: UInt16, _ reason: String) {
+        if code == WebSocketCloseCode.messageTooBig { worker.stats.rejected(by: .webSocketMessageSize) }
         Log.debug("websocket", "\(head.path): closing with \(code): \(reason)")
         cancelUpstream()
         finishAccounting(cancelled: reason)
