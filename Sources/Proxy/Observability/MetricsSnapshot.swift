@@ -36,7 +36,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
     }
 
     public struct EndpointTotals: Sendable, Equatable {
-        public var connectionsOpen = 0, connectionsOpened = 0, connectionsFailed = 0, ejections = 0
+        public var connectionsOpen = 0, connectionsOpened = 0, connectionsFailed = 0, tlsHandshakeFailures = 0, ejections = 0
         /// The health checker's verdict is process-wide (`SharedEndpoint`): every worker reports the same one.
         public var healthy = true
     }
@@ -72,6 +72,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
             sum.connectionsOpen += e.connectionsOpen
             sum.connectionsOpened += e.connectionsOpened
             sum.connectionsFailed += e.connectionsFailed
+            sum.tlsHandshakeFailures += e.tlsHandshakeFailures
             sum.ejections += e.ejections
             endpoints[key] = sum
         }
@@ -84,7 +85,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
         for m in list {
             one.endpoints[EndpointKey(cluster: cluster, endpoint: m.endpoint)] =
                 EndpointTotals(connectionsOpen: m.connectionsOpen, connectionsOpened: m.connectionsOpened,
-                               connectionsFailed: m.connectionsFailed, ejections: m.ejections, healthy: m.healthy)
+                               connectionsFailed: m.connectionsFailed, tlsHandshakeFailures: m.tlsHandshakeFailures,
+                               ejections: m.ejections, healthy: m.healthy)
         }
         add(one)
     }

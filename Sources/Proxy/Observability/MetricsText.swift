@@ -49,6 +49,8 @@ public enum MetricsText {
             ("grpcwebproxy_upstream_connections_opened_total", "counter", "Upstream connection attempts.", { $0.connectionsOpened }),
             ("grpcwebproxy_upstream_connections_failed_total", "counter",
              "Upstream connection attempts that failed before HTTP/2 was up (connect, TLS or timeout).", { $0.connectionsFailed }),
+            ("grpcwebproxy_upstream_tls_handshake_failures_by_endpoint_total", "counter",
+             "Upstream TLS handshakes that failed (verification, ALPN, alert, timeout), per endpoint.", { $0.tlsHandshakeFailures }),
             ("grpcwebproxy_endpoint_healthy", "gauge", "1 while the endpoint passes its active health checks (always 1 without health_check).",
              { $0.healthy ? 1 : 0 }),
             ("grpcwebproxy_endpoint_ejections_total", "counter",
