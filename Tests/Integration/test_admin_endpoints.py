@@ -160,6 +160,7 @@ def test_stats_json_totals_equal_the_metrics(start_proxy):
         total = pick(metrics, "grpcwebproxy_calls_total", route=route, cluster=clus)
         ok = pick(metrics, "grpcwebproxy_calls_total", route=route, cluster=clus, grpc_status="0")
         assert row["calls"] == total and row["errors"] == total - ok, (route, row)
+        assert row["in_flight"] == 0
         for code, n in row["by_status"].items():
             assert n == pick(metrics, "grpcwebproxy_calls_total", route=route, cluster=clus, grpc_status=code)
         # The histogram's per-bucket counts add up to the calls, and match the cumulative buckets of /metrics.
@@ -183,6 +184,16 @@ def test_stats_json_totals_equal_the_metrics(start_proxy):
     assert [f["time_ms"] for f in failed] == sorted((f["time_ms"] for f in failed), reverse=True)
     # The clusters' endpoints, as /clusters shows them.
     assert [e["state"] for e in stats["clusters"][0]["endpoints"]] == ["healthy"]
+
+    # A call in flight shows on its route until it ends.
+    def in_flight() -> dict:
+        return {r["route"]: r["in_flight"] for r in admin_json(proxy, "/stats.json")["routes"]}
+    stream = open_call(proxy.base_url, STREAM, [b"s"], metadata={"x-stream-forever": "1", "x-stream-interval-ms": "50"})
+    try:
+        assert wait_until(lambda: in_flight() == {"unary": 0, "prefix:/": 1}, 5), in_flight()
+    finally:
+        stream.close()
+    assert wait_until(lambda: in_flight() == {"unary": 0, "prefix:/": 0}, 5), in_flight()
 
 
 def test_recent_failed_calls_are_bounded_by_the_config(start_proxy):

@@ -128,6 +128,7 @@ function update(stats) {
       if (p50 !== null) { entry.p50.push([sample.t, p50 * 1000]); entry.p99.push([sample.t, p99 * 1000]); }
     }
     entry.samples.push(sample);
+    entry.inFlight = r.in_flight;
     const oldest = stats.time_ms - HISTORY_MS;
     for (const list of [entry.samples, entry.calls, entry.errors, entry.p50, entry.p99]) {
       while (list.length > 0 && timeOf(list[0]) < oldest) list.shift();
@@ -190,12 +191,14 @@ function renderRoutes(now) {
   for (const entry of [...routes.values()].sort((a, b) => (a.route + a.cluster).localeCompare(b.route + b.cluster))) {
     if (!entry.view) {
       const calls = chartBox("calls/s", "calls"), errors = chartBox("non-OK %", "errors"), latency = chartBox("p50 / p99 ms", "latency");
-      const name = el("div", { class: "name" }, entry.route || "(no route)", el("small", {}, "cluster " + (entry.cluster || "–")));
+      const inFlight = el("small", { class: "in-flight" }, "");
+      const name = el("div", { class: "name" }, entry.route || "(no route)", el("small", {}, "cluster " + (entry.cluster || "–")), inFlight);
       const row = el("div", { class: "route", "data-route": entry.route }, name, calls.box, errors.box, latency.box);
       host.append(row);
-      entry.view = { calls, errors, latency };
+      entry.view = { calls, errors, latency, inFlight };
     }
     const v = entry.view;
+    v.inFlight.textContent = entry.inFlight + " in flight";
     v.calls.value.textContent = fmt(last(entry.calls), 1);
     v.errors.value.textContent = fmt(last(entry.errors), 1);
     v.latency.value.textContent = fmt(last(entry.p50), 1) + " / " + fmt(last(entry.p99), 1);

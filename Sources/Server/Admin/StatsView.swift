@@ -3,7 +3,7 @@ import Glibc
 import Proxy
 
 /// `GET /stats.json`, what the dashboard polls every second: per route and cluster the running totals (calls,
-/// non-OK calls, calls by grpc-status, latency histogram buckets), so the page computes rates, error ratios and
+/// non-OK calls, calls by grpc-status, latency histogram buckets) and the calls in flight, so the page computes rates, error ratios and
 /// quantiles from the difference between two polls; endpoint health per cluster; the recent non-OK calls of
 /// all workers, merged by time. Totals, not rates: a missed poll loses nothing, and two open dashboards agree.
 enum StatsView {
@@ -40,6 +40,7 @@ enum StatsView {
                 ("cluster", .string(key.cluster)),
                 ("calls", .int(row.calls)),
                 ("errors", .int(row.errors)),
+                ("in_flight", .int(metrics.inFlight[key] ?? 0)),
                 ("by_status", .object(row.byStatus.sorted { $0.key < $1.key }.map { (String($0.key), .int($0.value)) })),
                 ("buckets", .array(row.totals.bucketCounts.map { .int($0) })),
                 ("duration_sum_s", .double(Double(row.totals.durationSumNanos) / 1e9)),
