@@ -90,3 +90,17 @@ final class EdgeRulesConfigTests: XCTestCase {
                           path: "listeners[0].forwarded_headers.enabled", "expected true or false, got \"yes\"")
     }
 }
+
+extension EdgeRulesConfigTests {
+    /// config/reference.yaml documents every issue-13 key with a working value.
+    func testReferenceFileDecodesTheEdgeRules() throws {
+        let config = try ConfigLoader.load(path: repositoryConfigDirectory() + "/reference.yaml", environment: [:])
+        let listener = config.listeners[0]
+        XCTAssertEqual(listener.forwardedHeaders.trustedProxies.count, 2)
+        let greeter = listener.routes[1]
+        XCTAssertEqual(greeter.limits?.rateLimits.count, 2)
+        XCTAssertEqual(greeter.limits?.concurrency?.maxCallsPerClient, 20)
+        XCTAssertEqual(greeter.headerRules.count, 2, "the cluster's rules, then the route's")
+        XCTAssertEqual(greeter.headerRules[1].responseTrailers.add.map(\.name), ["x-request-id"])
+    }
+}
