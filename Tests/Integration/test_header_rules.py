@@ -184,3 +184,17 @@ def test_removing_a_pseudo_header_and_unknown_variables_are_config_errors(tmp_pa
     assert "did you mean \"set\"?" in located(r, "listeners[0].routes[0].request_headers.sett")
     r = validate(tmp_path, base(listener_extra={"forwarded_headers": {"trusted_proxies": ["10.0.0.0/33"]}}))
     assert located(r, "listeners[0].forwarded_headers.trusted_proxies[0]").startswith("invalid CIDR \"10.0.0.0/33\"")
+
+
+def test_response_headers_and_trailers_reach_a_native_grpc_client(start_proxy):
+    import os
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    import grpc
+
+    p = start_proxy(routes=[default_route(name="resp", **RESPONSE_RULES)])
+    with grpc.insecure_channel(f"127.0.0.1:{p.port}") as ch:
+        reply, c = ch.unary_unary(UNARY).with_call(b"x", metadata=(("x-header-up", "1"),), timeout=10)
+    assert reply == b"x"
+    initial = dict(c.initial_metadata())
+    assert initial["x-resp"] == "resp" and initial["x-header-up"] == "1" and "x-server-id" not in initial
+    assert dict(c.trailing_metadata())["x-trail"] == "t-backend"

@@ -214,3 +214,32 @@ def test_key_table_cap_shares_one_overflow_bucket_and_memory_stays_bounded(start
     assert pick(after, REJECTED, route="limited", stage="rate_limit", reason="overflow") \
         - pick(before, REJECTED, route="limited", stage="rate_limit", reason="overflow") == len(keys) - cap - 1
     assert p.rss_kib() - rss_before < 16 * 1024
+
+
+def test_reload_keeps_unchanged_buckets_and_resets_changed_ones(start_proxy, upstream):
+    from test_reload import post_reload, rewrite
+
+    def routes(limit, marker=None):
+        unary = {"method": "test.Echo/Unary", "name": "limited", "cluster": "backend", "rate_limits": limit}
+        rest = default_route(name="rest")
+        if marker:
+            rest["response_headers"] = {"set": {"x-gen": marker}}
+        return [unary, rest]
+
+    limit = [{"key": "client_address", "rate": "2/m"}]
+    p = start_proxy(routes=routes(limit))
+    assert statuses(unary_from(p) for _ in range(3)) == [0, 0, 8]
+    # Same limits, another change (a response header on the other route) to see when the new config is in force.
+    rewrite(p, upstream.port, routes=routes(limit, marker="2"))
+    status, body = post_reload(p)
+    assert status == 200, body
+    deadline = time.monotonic() + 10
+    while call(p.base_url, STREAM, [b"x"], metadata={"x-stream-count": "1"}).headers.get("x-gen") != "2":
+        assert time.monotonic() < deadline, "the reloaded config never took effect"
+        time.sleep(0.05)
+    assert unary_from(p).grpc_status == 8, "the bucket spent before the reload is still spent"
+    # Changed limits start with full buckets.
+    rewrite(p, upstream.port, routes=routes([{"key": "client_address", "rate": "3/m"}]))
+    status, body = post_reload(p)
+    assert status == 200, body
+    assert wait_until_ok(lambda: unary_from(p)).grpc_status == 0

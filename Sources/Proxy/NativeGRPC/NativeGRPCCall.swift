@@ -92,7 +92,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         let contentType = headers.first { $0.0 == "content-type" }?.1 ?? "application/grpc"
-        let fields = [("content-type", contentType)] + GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        var fields = [("content-type", contentType)] + GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        state.edge.applyResponseHeaders(to: &fields, trailersOnly: endStream)
         responseStarted = true
         responder?.sendResponseHead(status: 200, headers: fields, endStream: endStream)
         if endStream { finish(fields) }
@@ -122,7 +123,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
         guard !state.finished, state.nonGRPCStatus == nil else { return }
-        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        state.edge.applyResponseTrailers(to: &fields)
         responder?.endResponse(trailers: fields)
         finish(fields)
     }
