@@ -64,6 +64,7 @@ def test_burst_gets_exactly_burst_through_then_8_with_retry_metadata(start_proxy
     p = start_proxy(routes=[limited_route(rate_limits=[{"key": "client_address", "rate": "5/m", "burst": 5}])],
                     top_extra={"workers": workers})
     before = scrape(p)
+    # One connection per call: SO_REUSEPORT spreads 12 connections over both workers (all on one: p = 2^-11).
     results = [unary_from(p) for _ in range(12)]
     assert statuses(results) == [0] * 5 + [8] * 7, [(r.grpc_status, r.grpc_message) for r in results]
     refused = results[5]

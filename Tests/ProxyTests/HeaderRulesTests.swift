@@ -29,6 +29,8 @@ final class HeaderRulesTests: XCTestCase {
         XCTAssertEqual(try expand("%REQ(x-request-id)%", req), "resolved", "the call's resolved id")
         XCTAssertEqual(try expand("user %CLAIM(sub)%", req, claims: ["sub": "alice"]), "user alice")
         XCTAssertEqual(try expand("100%% sure", req), "100% sure")
+        // A claim cannot split a header block.
+        XCTAssertEqual(try expand("u=%CLAIM(name)%", req, claims: ["name": "a\r\nx-evil: 1\u{7F}"]), "u=ax-evil: 1")
         XCTAssertEqual(try HeaderTemplate(parsing: "plain").constant, "plain")
         XCTAssertNil(try HeaderTemplate(parsing: "%ROUTE%").constant)
     }

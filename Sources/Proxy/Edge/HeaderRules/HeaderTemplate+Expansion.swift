@@ -22,7 +22,15 @@ extension HeaderTemplate {
                 }
             }
         }
-        return value
+        return HeaderTemplate.withoutControlCharacters(value)
+    }
+
+    /// A claim is any JSON string: a CR or LF in it must not end up splitting a header block (HTTP/1.1 responses
+    /// to the browser). Request headers are checked by the parser already; this is the one place others enter.
+    static func withoutControlCharacters(_ value: String) -> String {
+        let isClean = value.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+        if isClean { return value }
+        return String(decoding: value.utf8.filter { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }, as: UTF8.self)
     }
 }
 
