@@ -62,6 +62,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         do {
             try requestScanner.scan(bytes)
         } catch {
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }
@@ -109,6 +110,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             try responseScanner.scan(bytes)
         } catch {
             stream.consume(bytes.count)
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }

@@ -199,6 +199,13 @@ public final class WorkerContext {
         }
     }
 
+    /// A reload removed or moved these listeners: their connections drain like a process drain's (idle ones close
+    /// now, busy ones after their current response), while the worker goes on serving the others.
+    public func drainConnections(ofListeners names: Set<String>) {
+        guard !names.isEmpty else { return }
+        for (id, c) in connections where names.contains(connectionLabels[id]?.listener ?? "") { c.drain() }
+    }
+
     /// Graceful drain: idle keep-alive connections close now, busy ones after their current response.
     public func startDrain() {
         draining = true
