@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from conftest import default_route  # noqa: E402
 from grpcweb_client import HTTPConnection, call, open_call  # noqa: E402
 from test_ops_metrics import pick, scrape  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
 from ws_client import GrpcWsCall  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
@@ -172,12 +173,7 @@ def test_grpc_web_websocket_and_native_each_hit_the_limit(start_proxy):
     # gRPC-Web
     assert statuses(unary_from(p, metadata={"x-k": "web"}) for _ in range(2)) == [0, 8]
     # WebSocket: the key is read from the metadata message.
-    results = []
-    for _ in range(2):
-        ws = GrpcWsCall(p.base_url, UNARY, {"x-k": "ws"})
-        ws.send(b"hi")
-        ws.half_close()
-        results.append(ws.finish(timeout=10))
+    results = [ws_unary_while_refused(p, {"x-k": "ws"}) for _ in range(2)]
     assert [r.grpc_status for r in results] == [0, 8], results
     assert "rate limit exceeded: 1/m per header x-k" in results[1].grpc_message
     assert 59 <= int(results[1].trailers["retry-after"]) <= 60
@@ -194,6 +190,29 @@ def test_grpc_web_websocket_and_native_each_hit_the_limit(start_proxy):
     after = scrape(p)
     assert pick(after, REJECTED, route="limited", stage="rate_limit", reason="tokens") \
         - pick(before, REJECTED, route="limited", stage="rate_limit", reason="tokens") == 3
+
+
+def ws_unary_while_refused(p, metadata):
+    """A WebSocket unary call whose client sends its message and half-close right after the metadata, as browser
+    clients do. A call refused on its metadata may be closed before those are sent: the send then fails, and the
+    status must still arrive."""
+    ws = GrpcWsCall(p.base_url, UNARY, metadata)
+    try:
+        ws.send(b"hi")
+        ws.half_close()
+    except ConnectionClosed:
+        pass
+    return ws.finish(timeout=10)
+
+
+def test_a_refused_websocket_call_delivers_its_status_while_the_client_still_sends(start_proxy):
+    # Regression: the proxy closed the socket with the client's frames unread, and the RST that followed destroyed
+    # the status block before the client read it (about 1 call in 3). It now closes lingering.
+    p = start_proxy(routes=[limited_route(rate_limits=[{"key": {"header": "x-k"}, "rate": "1/m"}])])
+    results = [ws_unary_while_refused(p, {"x-k": "same"}) for _ in range(60)]
+    assert results[0].grpc_status == 0
+    lost = [(r.headers, r.trailers, r.close_code) for r in results[1:] if r.grpc_status != 8]
+    assert lost == [], f"{len(lost)} of 59 refusals lost: {lost[:3]}"
 
 
 def test_key_table_cap_shares_one_overflow_bucket_and_memory_stays_bounded(start_proxy):
