@@ -75,8 +75,8 @@ public struct ConcurrencyLimitConfig: Sendable, Equatable {
     }
 }
 
-/// The limits of one route. `id` is the route's place in the config (`listeners[0].routes[2]`): unique, and
-/// the same across reloads, so counters of an unchanged route survive a reload.
+/// The limits of one route. `id` names the route in the process (`web/orders`, `web/orders#2` for a second route
+/// of that name): unique, and the same across reloads, so counters of an unchanged route survive a reload.
 public struct RouteLimits: Sendable, Equatable {
     public var id: String
     public var rateLimits: [RateLimitRule]

@@ -21,7 +21,7 @@ final class EdgeRulesConfigTests: XCTestCase {
 
             """)
         let limits = try XCTUnwrap(parseConfig(text)?.listeners[0].routes[0].limits)
-        XCTAssertEqual(limits.id, "listeners[0].routes[0]")
+        XCTAssertEqual(limits.id, "web/prefix:/")
         XCTAssertEqual(limits.rateLimits.map(\.key), [.clientAddress, .header("x-api-key"), .claim("sub"), .route])
         XCTAssertEqual(limits.rateLimits.map(\.burst), [200, 20, 10, 5], "burst defaults to the count")
         XCTAssertEqual(limits.rateLimits[1].rate.period, .seconds(30))
@@ -102,5 +102,26 @@ extension EdgeRulesConfigTests {
         XCTAssertEqual(greeter.limits?.concurrency?.maxCallsPerClient, 20)
         XCTAssertEqual(greeter.headerRules.count, 2, "the cluster's rules, then the route's")
         XCTAssertEqual(greeter.headerRules[1].responseTrailers.add.map(\.name), ["x-request-id"])
+    }
+}
+
+extension EdgeRulesConfigTests {
+    /// Limits are found by listener and route name (not position), so inserting a route keeps the others' buckets.
+    func testLimitIDsNameTheRoute() throws {
+        let text = """
+            listeners:
+              - name: web
+                address: 127.0.0.1:8080
+                routes:
+                  - {prefix: /a, name: x, cluster: backend, rate_limits: [{rate: 1/s}]}
+                  - {prefix: /b, name: x, cluster: backend, rate_limits: [{rate: 1/s}]}
+                  - {prefix: /, cluster: backend, concurrency_limit: {max_calls: 1}}
+            clusters:
+              - name: backend
+                endpoints: [127.0.0.1:50051]
+
+            """
+        let routes = try XCTUnwrap(parseConfig(text)?.listeners[0].routes)
+        XCTAssertEqual(routes.map { $0.limits?.id }, ["web/x", "web/x#2", "web/prefix:/"])
     }
 }

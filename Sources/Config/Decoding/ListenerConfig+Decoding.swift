@@ -20,6 +20,7 @@ extension ListenerConfig {
         for (index, routeNode) in routeNodes.enumerated() {
             var route = try RouteConfig(decoding: routeNode, listenerCORS: cors)
             route.forwardedHeaders = forwardedHeaders
+            route.limits?.id = RouteLimits.id(listener: name, route: route.name, among: routes)
             if let earlier = shadowIndex.earlierRouteCovering(route) {
                 throw routeNode.error(
                     "unreachable route: routes[\(earlier)] (\(routes[earlier].match)) already matches every request this route would match")

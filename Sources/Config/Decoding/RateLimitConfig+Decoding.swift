@@ -4,6 +4,13 @@ extension RouteLimits {
     /// Far above any real need, low enough that a typo cannot ask for a giant table.
     static let maxKeysCap = 10_000_000
 
+    /// `listener/route name`, with `#2`, `#3` for later routes of the same name: stable when a reload adds or
+    /// removes other routes, so their buckets are kept.
+    static func id(listener: String, route: String, among earlier: [RouteConfig]) -> String {
+        let same = earlier.count { $0.name == route }
+        return same == 0 ? "\(listener)/\(route)" : "\(listener)/\(route)#\(same + 1)"
+    }
+
     /// The `rate_limits` and `concurrency_limit` keys of a route (`mapping`); nil when it has neither.
     static func decode(_ mapping: ConfigMapping) throws(ConfigError) -> RouteLimits? {
         var limits = RouteLimits(id: mapping.path)

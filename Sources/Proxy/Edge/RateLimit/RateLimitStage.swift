@@ -9,7 +9,7 @@ import GRPCWebCodec
 /// `grpc-retry-pushback-ms` (milliseconds; what gRPC clients with a retry policy obey) in the status metadata.
 /// Over a concurrency limit: RESOURCE_EXHAUSTED without a delay (when a slot frees is unknown).
 final class RateLimitStage: EdgeStage {
-    /// By route id (`listeners[0].routes[2]`): the process-wide limiter of every route with limits.
+    /// By route id (`web/orders`): the process-wide limiter of every route with limits.
     private let limiters: [String: RouteLimiter]
 
     init(config: ProxyConfig) {
