@@ -263,3 +263,24 @@ def test_reload_keeps_unchanged_buckets_and_resets_changed_ones(start_proxy, ups
     status, body = post_reload(p)
     assert status == 200, body
     assert wait_until_ok(lambda: unary_from(p)).grpc_status == 0
+
+
+def test_websocket_over_http2_hits_the_limit(start_proxy):
+    from h2.exceptions import H2Error
+    from h2_support import H2Client
+    from test_h2_websocket import H2GrpcWs
+
+    p = start_proxy(routes=[limited_route(rate_limits=[{"key": {"header": "x-k"}, "rate": "1/m"}])])
+    results = []
+    with H2Client(p.port) as c:
+        for _ in range(10):
+            ws = H2GrpcWs(c, UNARY, metadata={"x-k": "h2"})
+            try:
+                ws.send(b"hi")
+                ws.half_close()
+            except H2Error:
+                pass  # the refusal ended the stream first
+            results.append(ws.finish())
+    assert [r.grpc_status for r in results] == [0] + [8] * 9, [(r.trailers, r.close_code) for r in results]
+    assert "rate limit exceeded: 1/m per header x-k" in results[1].grpc_message
+    assert 59 <= int(results[1].trailers["retry-after"]) <= 60
