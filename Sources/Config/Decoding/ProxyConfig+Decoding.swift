@@ -92,6 +92,19 @@ extension ProxyConfig {
         }
 
         try checkRouteClusters(listenerNodes: listenerNodes)
+        addClusterHeaderRules()
+    }
+
+    /// A cluster's header rules run before those of each route to it (so a route's `set` wins).
+    private mutating func addClusterHeaderRules() {
+        for cluster in clusters {
+            guard let rules = cluster.headerRules else { continue }
+            for l in listeners.indices {
+                for r in listeners[l].routes.indices where listeners[l].routes[r].cluster == cluster.name {
+                    listeners[l].routes[r].headerRules.insert(rules, at: 0)
+                }
+            }
+        }
     }
 
     /// Every route must name a cluster that exists.

@@ -1,6 +1,7 @@
 extension RouteConfig {
     static let knownKeys = [
         "name", "prefix", "service", "method", "headers", "cluster", "timeout", "max_request_bytes", "websocket", "cors",
+        "rate_limits", "concurrency_limit", "request_headers", "response_headers", "response_trailers",
     ]
 
     init(decoding node: ConfigNode, listenerCORS: CORSPolicy?) throws(ConfigError) {
@@ -14,6 +15,8 @@ extension RouteConfig {
         if let value = mapping.optional("max_request_bytes") { maxRequestBytes = try value.size(in: 1...ConfigBounds.maxSize) }
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: listenerCORS) }
+        limits = try RouteLimits.decode(mapping)
+        if let rules = try HeaderRules.decode(mapping) { headerRules = [rules] }
     }
 
     /// Exactly one of `prefix`, `service`, `method`, each checked against the gRPC path shape

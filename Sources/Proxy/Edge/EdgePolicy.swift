@@ -12,8 +12,9 @@ final class EdgePolicy {
     init(config: ProxyConfig, metrics: MetricsRecorder) {
         self.metrics = metrics
         // Each stage is added when the config has rules of its kind (in the order above).
-        let stages: [any EdgeStage] = []
-        _ = config
+        var stages: [any EdgeStage] = []
+        if RateLimitStage.isNeeded(config) { stages.append(RateLimitStage(config: config)) }
+        if HeaderRulesStage.isNeeded(config) { stages.append(HeaderRulesStage()) }
         self.stages = stages
     }
 

@@ -483,7 +483,10 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     /// The WebSocket handler is finished with the socket.
     func upgradedFinished() {
         upgraded = nil
-        tcp.closeAfterWrites()
+        // Lingering: a call refused at once (an edge rule, on the metadata message) ends while the client is still
+        // sending its messages; closing with those unread would send a RST that can destroy the status block and
+        // close frame the client has not read yet.
+        tcp.closeLingering()
         if tcp.isClosed { connectionGone() } else { closeAfterResponse = true }
     }
 

@@ -239,7 +239,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
                 self.failCall(.deadlineExceeded, "deadline of \(deadline / 1_000_000) ms exceeded")
             }
         }
-        if let rejection = admitAtEdge(route: route, metadata: metadata) {
+        if let rejection = admitAtEdge(route: route, metadata: metadata, requestID: identity.requestID) {
             failCall(rejection.code, rejection.message, metadata: rejection.metadata)
             return
         }
@@ -334,10 +334,11 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     }
 
     /// Runs the edge rules (JWT, rate limits, header rules) once the metadata message is known; keeps the grant.
-    private func admitAtEdge(route: RouteConfig, metadata: [(String, String)]) -> EdgeRejection? {
+    private func admitAtEdge(route: RouteConfig, metadata: [(String, String)], requestID: String) -> EdgeRejection? {
         let request = EdgeCallRequest(route: route, listenerName: transport.listener.config.name, head: head,
                                       webSocketMetadata: metadata, downstreamAddress: transport.downstreamAddress,
-                                      secure: transport.listener.config.tls != nil, transport: .websocket)
+                                      secure: transport.listener.config.tls != nil, transport: .websocket,
+                                      requestID: requestID)
         switch worker.edge.admit(request) {
         case .success(let grant):
             edge = grant
