@@ -95,6 +95,15 @@ final class BrowserFixConfigTests: XCTestCase {
         }
     }
 
+    func testReferenceFileDocumentsTheKeys() throws {
+        let config = try ConfigLoader.load(path: repositoryConfigDirectory() + "/reference.yaml", environment: [:])
+        XCTAssertEqual(config.limits.maxHTTPHeadersParamSize, 8192)
+        let listener = config.listeners[0]
+        XCTAssertEqual(listener.cors?.allowHTTPHeadersParam, true)
+        XCTAssertEqual(listener.cors?.exposeSentHeaders, false, "the listener shows the list form")
+        XCTAssertTrue(listener.routes.contains { $0.cors?.exposeSentHeaders == true }, "a route shows expose_headers: auto")
+    }
+
     func testSizeLimitAccepted() throws {
         let c = try XCTUnwrap(config(cors: "{allow_origins: ['*']}", limits: "limits: {max_http_headers_param_size: 2KiB}"))
         XCTAssertEqual(c.limits.maxHTTPHeadersParamSize, 2048)
