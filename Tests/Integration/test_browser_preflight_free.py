@@ -9,23 +9,14 @@ import json
 
 import pytest
 
-from browser.harness import BrowserHarness, find_chromium
+# The module-scoped Chromium harness fixture (skips without chromium), shared rather than copied.
+from test_browser_grpcweb import harness  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
 # Request metadata the page sends; nothing is listed under expose_headers (None removes the test default's list).
 ALLOW_HEADERS = ["x-custom", "x-echo-metadata", "x-fail-code", "x-fail-message", "x-header-reason",
                  "x-header-flavour", "x-header-where"]
-
-
-@pytest.fixture(scope="module")
-def harness():
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no chromium binary (apt-get install chromium, or set $CHROMIUM)")
-    h = BrowserHarness(chromium)
-    yield h
-    h.close()
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ STATIC = {
     # Calls without a preflight ($httpHeaders) and computed expose headers (test_browser_preflight_free.py).
     "/preflight.html": (HERE / "preflight.html", "text/html; charset=utf-8"),
     "/preflight.js": (HERE / "preflight.js", "text/javascript; charset=utf-8"),
+    "/runner.js": (HERE / "runner.js", "text/javascript; charset=utf-8"),
 }
 
 

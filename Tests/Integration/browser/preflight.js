@@ -11,16 +11,7 @@
 // line with fetch.
 import { Base64StreamDecoder, FrameParser, base64Encode, encodeFrame, fromUtf8, parseHeaderBlock, utf8 }
   from "/lib/grpc-web-lite.js";
-
-const params = new URLSearchParams(location.search);
-const PROXY = params.get("proxy");
-const SELECTED = (params.get("tests") || "").split(",").filter(Boolean);
-const logEl = document.getElementById("log");
-
-function log(line) {
-  logEl.textContent += "\n" + line;
-  navigator.sendBeacon("/log", line);
-}
+import { PROXY, runCases } from "/runner.js";
 
 function overwriteParam(headers) {
   let block = "";
@@ -104,26 +95,4 @@ const CASES = {
     ["grpc-status", "grpc-message", "x-header-where", "x-server-id"]),
 };
 
-async function main() {
-  const results = {};
-  for (const name of SELECTED) {
-    const fn = CASES[name];
-    if (!fn) { results[name] = { error: `unknown test ${name}` }; continue; }
-    try {
-      results[name] = await fn();
-      log(`${name}: done`);
-    } catch (e) {
-      results[name] = { error: `${e.name}: ${e.message}` };
-      log(`${name}: ${e}`);
-    }
-  }
-  await fetch("/result", {
-    method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userAgent: navigator.userAgent, results }),
-  });
-  logEl.textContent += "\nposted";
-}
-
-window.addEventListener("error", (e) => log(`page error: ${e.message}`));
-window.addEventListener("unhandledrejection", (e) => log(`unhandled rejection: ${e.reason}`));
-main();
+runCases(CASES);
