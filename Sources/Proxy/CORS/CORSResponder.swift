@@ -46,6 +46,13 @@ public enum CORSResponder {
         return .allowed(h)
     }
 
+    /// Whether `origin` is the request's own (`Origin` ends with `://<Host>`): a page calling its own server, which
+    /// no CORS check concerns (used where the proxy stands in for a browser's check: WebSocket, `$httpHeaders`).
+    static func isSameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host else { return false }
+        return origin.hasSuffix("://" + host)
+    }
+
     /// Where `responseHeaders` puts `Access-Control-Expose-Headers`, so a call can replace its value without a search.
     static let exposeHeadersIndex = 1
 

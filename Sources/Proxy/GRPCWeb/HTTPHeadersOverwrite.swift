@@ -58,7 +58,7 @@ enum HTTPHeadersOverwrite {
         if let policy, !policy.allowHTTPHeadersParam {
             return "calls with the \(HTTPHeadersParam.name) parameter are turned off on this route (cors.allow_http_headers_param: false)"
         }
-        guard let origin = head.headers["origin"], !sameOrigin(origin, host: head.headers["host"]) else {
+        guard let origin = head.headers["origin"], !CORSResponder.isSameOrigin(origin, host: head.headers["host"]) else {
             return nil  // not a cross-origin browser request: nothing a preflight would have checked
         }
         guard let policy else {
@@ -78,11 +78,6 @@ enum HTTPHeadersOverwrite {
     static func isSimpleRequestContentType(_ contentType: String) -> Bool {
         let media = contentType.split(separator: ";", maxSplits: 1).first.map { String($0).trimmingWhitespace().lowercased() } ?? ""
         return media == "application/x-www-form-urlencoded" || media == "text/plain"
-    }
-
-    private static func sameOrigin(_ origin: String, host: String?) -> Bool {
-        guard let host else { return false }
-        return origin.hasSuffix("://" + host)
     }
 
     private static func status(for kind: HTTPHeadersParamError.Kind) -> Int {
