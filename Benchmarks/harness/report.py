@@ -120,6 +120,16 @@ ROWS = [
         ("non-OK calls (sum)", "errors", _int, False),
         ("closed/failed sockets (sum)", "socket_errors", _int, False),
     ]),
+    ("log_unary", "access log on (one JSON line per call to a file): unary 16 B, 64 conns", [
+        ("calls/s", "calls_per_s", _int, True),
+        ("p50 latency (ms)", "p50_us", _ms, True),
+        ("p99 latency (ms)", "p99_us", _ms, True),
+        ("proxy CPU per 1,000 calls (ms)", "cpu_ms_per_1k", _f1, True),
+        ("proxy core busy", "proxy_busy", _pct, False),
+        ("client core busy (upstream + wrk)", "client_core_busy", _pct, False),
+        ("non-OK calls (sum)", "errors", _int, False),
+        ("closed/failed sockets (sum)", "socket_errors", _int, False),
+    ]),
     ("tls_handshakes", "TLS: new connection per call (full handshake), {handshake_connections} conns", [
         ("full handshakes/s (proxy's count)", "handshakes_per_s", _int, True),
         ("full handshakes per proxy core-second", "handshakes_per_core_s", _int, True),
@@ -204,6 +214,14 @@ def table(summary: dict, settings) -> str:
                     ratio_text = f"{ours / envoy:.2f}"
             lines.append(f"  {label:<{label_width - 2}}" + "".join(f"{c:>{col}}" for c in cells)
                          + f"{ratio_text:>{col}}")
+    costs = []
+    for t in ("envoy", "ours"):
+        plain = summary.get("unary64", {}).get(t, {}).get("median", {}).get("cpu_ms_per_1k")
+        logged = summary.get("log_unary", {}).get(t, {}).get("median", {}).get("cpu_ms_per_1k")
+        if plain and logged:
+            costs.append(f"{t} {100 * (logged / plain - 1):+.0f}%")
+    if costs:
+        lines.append("access log cost (CPU per call, log_unary vs unary64): " + ", ".join(costs))
     lines.append("medians over rounds; * = some rounds failed (see JSON); n/a = does not apply; "
                  "ratio = ours / Envoy (above 1 is better only for calls/s and MB/s)")
     return "\n".join(lines)

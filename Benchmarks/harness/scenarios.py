@@ -37,7 +37,7 @@ class Settings:
 
 # Scenario names in report order, with the targets each one does not apply to.
 ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws", "h2_grpcweb", "h2_native",
-         "tls_unary", "tls_handshakes", "tls_idle"]
+         "tls_unary", "tls_handshakes", "tls_idle", "log_unary"]
 NOT_APPLICABLE = {
     "text64": {"direct"},   # gRPC-Web text mode only exists in front of a proxy
     "h2_grpcweb": {"direct"},  # likewise gRPC-Web (h2_native has direct: the same load, no proxy)
@@ -47,9 +47,13 @@ NOT_APPLICABLE = {
     "tls_unary": {"direct"},
     "tls_handshakes": {"direct"},
     "tls_idle": {"direct"},
+    "log_unary": {"direct"},  # the proxies' access logs
 }
 # Measured against each proxy's TLS process (its listener terminates TLS) instead of the plain one.
 TLS = {"tls_unary", "tls_handshakes", "tls_idle"}
+# Scenarios measured against a second process of each proxy started with a different config (a "variant"):
+# its listener terminates TLS ("tls"), or it writes an access log line per call ("log").
+VARIANT = {**{s: "tls" for s in TLS}, "log_unary": "log"}
 # Measured once per proxy after the rounds: a second pass would mostly reuse memory freed by the first.
 ONCE = {"idle", "tls_idle"}
 
@@ -206,4 +210,6 @@ def run(name: str, target: Target, settings: Settings) -> dict:
         return handshakes(target, settings, settings.handshake_connections)
     if name == "tls_idle":
         return idle_memory(target, settings)
+    if name == "log_unary":
+        return unary(target, settings, 64)
     raise ValueError(name)

@@ -287,6 +287,7 @@ public final class ProxyServer: Sendable {
         let maxConnections = config.limits.maxConnections
         let l = try TCPListener(loop: loop, address: address, sharing: i == 0 ? .firstOfGroup : .joinGroup) { fd, _ in
             if stats.downstreamConnectionsActive.load() >= maxConnections {
+                stats.rejected(by: .maxConnections)
                 Glibc.close(fd)
                 return
             }

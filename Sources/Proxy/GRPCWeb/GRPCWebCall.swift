@@ -96,6 +96,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
                 stream.sendBody(decoded)
             }
         } catch let e as GRPCFrameError {
+            state.stats.count(e)
             fail(e.status, e.message)
             return
         } catch {
@@ -159,6 +160,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             try responseScanner.scan(bytes)
         } catch {
             stream.consume(bytes.count)
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }

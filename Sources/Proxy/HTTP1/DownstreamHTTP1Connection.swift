@@ -107,6 +107,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
             guard let self else { return }
             self.headerTimer = nil
             Log.debug("http1", "request headers not received within \(self.limits.headerReadTimeout)")
+            self.worker.stats.rejected(by: .headerReadTimeout)
             self.sendPlainError(408, "request headers not received within \(self.limits.headerReadTimeout)")
         }
     }
@@ -230,6 +231,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
 
     private func parseFailed(_ error: HTTP1ParseError) {
         worker.stats.httpLocalErrorsTotal.add(1)
+        if error.status == 431 { worker.stats.rejected(by: .requestHeadersSize) }
+        if error.status == 413 { worker.stats.rejected(by: .requestBodySize) }
         Log.debug("http1", "bad request: \(error.status) \(error.reason)")
         if let exchange {
             // Mid-body error on a proxied call: the request cannot be completed, and the HTTP framing of the

@@ -61,6 +61,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         do {
             try requestScanner.scan(bytes)
         } catch {
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }
@@ -107,6 +108,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             try responseScanner.scan(bytes)
         } catch {
             stream.consume(bytes.count)
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }

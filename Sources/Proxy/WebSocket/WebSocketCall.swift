@@ -97,7 +97,10 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         self.route = route
-        if let route { summary.routed(route.name, cluster: route.cluster) }
+        if let route {
+            summary.routed(route.name, cluster: route.cluster)
+            worker.metrics.started(&summary)
+        }
         transport.acceptHandshake(upgrade, subprotocol: Self.subprotocol)
         worker.stats.webSocketCallsTotal.add(1)
         worker.stats.callsActive.add(1)
@@ -184,6 +187,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         if let scanError {
+            worker.stats.count(scanError)
             failCall(scanError.status, scanError.message)
             return
         }
@@ -273,6 +277,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         }
         do { try responseScanner.scan(bytes) } catch {
             stream.consume(bytes.count)
+            worker.stats.count(error)
             failCall(error.status, error.message)
             return
         }
@@ -389,6 +394,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     /// A WebSocket-level error: close with its code; the call, if any, ends as cancelled upstream.
     private func protocolFailure(_ code: UInt16, _ reason: String) {
+        if code == WebSocketCloseCode.messageTooBig { worker.stats.rejected(by: .webSocketMessageSize) }
         Log.debug("websocket", "\(head.path): closing with \(code): \(reason)")
         cancelUpstream()
         finishAccounting(cancelled: reason)

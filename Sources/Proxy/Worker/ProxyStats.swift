@@ -33,6 +33,13 @@ public final class ProxyStats: Sendable {
     public let overloadConnectionsRefusedTotal = Counter()
     public let overloadCallsShedTotal = Counter()
     public let overloadConnectionsResetTotal = Counter()
+    // Limits without a counter of their own before `grpcwebproxy_limit_rejections_total` (see RejectingLimit).
+    public let maxConnectionsRefusedTotal = Counter()
+    public let requestHeadersTooLargeTotal = Counter()
+    public let requestBodyTooLargeTotal = Counter()
+    public let headerReadTimeoutsTotal = Counter()
+    public let messagesTooLargeTotal = Counter()
+    public let webSocketMessagesTooLargeTotal = Counter()
     public let reloadsTotal = Counter()
     public let reloadFailuresTotal = Counter()
     /// FNV-1a of the running config (set at start and by each reload).
@@ -115,6 +122,7 @@ public final class ProxyStats: Sendable {
         for (code, c) in statusCounts.enumerated() {
             out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"
         }
+        out += limitRejectionsText()
         return out
     }
 }
