@@ -112,7 +112,7 @@ final class HTTPHeadersParamTests: XCTestCase {
         assertRefused(one, .tooLarge, containing: "over the limit of 12", max: 12)
         let three = "a%3A1%0D%0Ab%3A2%0D%0Ac%3A3"
         XCTAssertEqual(try decode(three, fields: 3).count, 3)
-        assertRefused(three, .tooLarge, containing: "more than 2 header lines", fields: 2)
+        assertRefused(three, .tooManyLines, containing: "more than 2 header lines", fields: 2)
     }
 
     func testRandomInputNeverCrashes() {

@@ -219,6 +219,8 @@ def test_oversized_param_refused_with_431(start_proxy, upstream):
     assert resp.status == 431, resp.status
     assert "over the limit of 1024" in resp.body.decode(), resp.body
     assert upstream_calls(upstream) == before + 1
+    _, text = proxy.admin_get("/metrics")
+    assert 'grpcwebproxy_limit_rejections_total{limit="limits.max_http_headers_param_size"} 1' in text
 
 
 def test_header_lines_count_against_max_headers_count(start_proxy, upstream):

@@ -75,7 +75,7 @@ final class BrowserFixTests: XCTestCase {
 
     func testMergeRefusals() {
         func status(_ target: String, limits: DownstreamLimits = DownstreamLimits()) -> Int? {
-            if case .refused(let status, _) = HTTPHeadersOverwrite.apply(to: request(target, simple), limits: limits) { return status }
+            if case .refused(let status, _, _) = HTTPHeadersOverwrite.apply(to: request(target, simple), limits: limits) { return status }
             return nil
         }
         XCTAssertEqual(status("/a.B/C?%24httpHeaders=x-a%3A1"), 415, "no gRPC-Web content type")

@@ -81,7 +81,7 @@ public enum HTTPHeadersParam {
                 guard atEnd else { throw HTTPHeadersParamError(.malformed, "line \(lineNumber) of \(name) is empty") }
             } else {
                 if fields.count == maxFields {
-                    throw HTTPHeadersParamError(.tooLarge, "the \(name) parameter has more than \(maxFields) header lines")
+                    throw HTTPHeadersParamError(.tooManyLines, "the \(name) parameter has more than \(maxFields) header lines")
                 }
                 let field = try parseLine(line, lineNumber: lineNumber)
                 for existing in fields where equalsIgnoringCase(existing.0, field.0) {
@@ -227,8 +227,10 @@ public struct HTTPHeadersParamError: Error, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// Bad percent-encoding, a line without ':', an invalid name or value, CR/LF misuse.
         case malformed
-        /// Over the size or line-count limit.
+        /// Over the size limit.
         case tooLarge
+        /// More header lines than allowed.
+        case tooManyLines
         /// A name a page may not set (Host, Cookie, pseudo-headers...).
         case forbidden
         /// The parameter twice, or one header twice in it.

@@ -42,8 +42,9 @@ enum RequestAdmission {
             case .merged(let merged, let names):
                 head = merged
                 paramNames = names
-            case .refused(let status, let message):
+            case .refused(let status, let message, let limit):
                 worker.stats.httpHeadersParamRefusedTotal.add(1)
+                if let limit { worker.stats.rejected(by: limit) }
                 return .plainError(status: status, message: message, extra: [])
             }
         }

@@ -16,8 +16,8 @@ enum HTTPHeadersOverwrite {
         case absent
         /// The request with the parameter's fields merged in and the parameter removed from its target.
         case merged(HTTPRequestHead, names: [String])
-        /// A malformed, oversized or forbidden parameter: a plain HTTP error.
-        case refused(status: Int, message: String)
+        /// A malformed, oversized or forbidden parameter: a plain HTTP error; `limit` when a size limit refused it.
+        case refused(status: Int, message: String, limit: RejectingLimit?)
     }
 
     /// Decodes and merges the parameter of `head`, if it has one. Runs only for targets with a query.
@@ -30,12 +30,13 @@ enum HTTPHeadersOverwrite {
             fields = try HTTPHeadersParam.decode(found.encodedValue, maxEncodedSize: limits.maxHTTPHeadersParamSize,
                                                  maxFields: limits.maxHeadersCount)
         } catch {
-            return .refused(status: status(for: error.kind), message: error.message)
+            return .refused(status: status(for: error.kind), message: error.message,
+                            limit: error.kind == .tooLarge ? .httpHeadersParamSize : nil)
         }
         guard let contentType = fields.first(where: { $0.0.lowercased() == "content-type" })?.1,
               GRPCWebContentType.classify(contentType) != nil else {
             return .refused(status: 415, message: "the \(HTTPHeadersParam.name) parameter must carry a gRPC-Web content-type "
-                + "(application/grpc-web-text or application/grpc-web+proto, as the grpc-web client sends it)")
+                + "(application/grpc-web-text or application/grpc-web+proto, as the grpc-web client sends it)", limit: nil)
         }
         var headers = HTTPHeaders()
         for field in head.headers where !fields.contains(where: { $0.0.lowercased() == field.name.lowercased() }) {
@@ -44,7 +45,7 @@ enum HTTPHeadersOverwrite {
         for (name, value) in fields { headers.add(name: name, value: value) }
         if headers.count > limits.maxHeadersCount {
             return .refused(status: 431, message: "\(headers.count) request header fields with those of \(HTTPHeadersParam.name), "
-                + "over limits.max_headers_count (\(limits.maxHeadersCount))")
+                + "over limits.max_headers_count (\(limits.maxHeadersCount))", limit: nil)
         }
         var merged = head
         merged.headers = headers
@@ -82,7 +83,7 @@ enum HTTPHeadersOverwrite {
 
     private static func status(for kind: HTTPHeadersParamError.Kind) -> Int {
         switch kind {
-        case .tooLarge: return 431
+        case .tooLarge, .tooManyLines: return 431
         case .malformed, .forbidden, .duplicate: return 400
         }
     }

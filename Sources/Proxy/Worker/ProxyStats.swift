@@ -40,6 +40,7 @@ public final class ProxyStats: Sendable {
     public let headerReadTimeoutsTotal = Counter()
     public let messagesTooLargeTotal = Counter()
     public let webSocketMessagesTooLargeTotal = Counter()
+    public let httpHeadersParamTooLargeTotal = Counter()
     public let reloadsTotal = Counter()
     public let reloadFailuresTotal = Counter()
     /// FNV-1a of the running config (set at start and by each reload).
