@@ -152,6 +152,20 @@ def test_binary_call_over_http2(start_proxy, upstream):
     assert metric(proxy, "grpcwebproxy_cors_preflights_total") == 0
 
 
+def test_refusal_over_http2(start_proxy, upstream):
+    proxy = h2_proxy(start_proxy, listener_extra=CORS)
+    before = upstream_calls(upstream)
+    target = param_target(UNARY, client_headers({"Host": "internal.example"}, text=False))
+    with H2Client(proxy.port) as c:
+        sid = c.open_stream([(":method", "POST"), (":scheme", "http"), (":authority", "localhost"), (":path", target),
+                             ("content-type", FORM), ("origin", ALLOWED)], frame(b"x"))
+        st = c.wait_streams([sid])[0]
+    assert st.status == 400, st.describe()
+    assert b"Host cannot be set" in bytes(st.data), bytes(st.data)
+    assert st.headers.get("access-control-allow-origin") == ALLOWED
+    assert upstream_calls(upstream) == before
+
+
 BAD_PERCENT = encode_uri_component("Content-Type:application/grpc-web-text\r\n") + "x%ZZ"
 
 REFUSALS = [
