@@ -35,6 +35,13 @@ final class BrowserFixTests: XCTestCase {
         XCTAssertEqual(value(h, "access-control-expose-headers"), "grpc-status, grpc-message, x-reason")
     }
 
+    func testManyFieldsStayLinearWithoutDedupe() {
+        let fields = (0..<2000).map { ("x-f\($0 % 1000)", "v") }
+        let h = head(fields, policy: CORSPolicy(allowOrigins: ["*"], exposeSentHeaders: true))
+        let names = value(h, "access-control-expose-headers")?.split(separator: ",") ?? []
+        XCTAssertEqual(names.count, 2000, "every field named; repeats allowed past maxDedupedFields")
+    }
+
     func testNothingToExposeDropsTheField() {
         let h = head([], policy: CORSPolicy(allowOrigins: ["*"], exposeSentHeaders: true))
         XCTAssertNil(value(h, "access-control-expose-headers"))

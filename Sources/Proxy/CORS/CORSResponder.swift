@@ -62,12 +62,15 @@ public enum CORSResponder {
     /// string built, duplicates found by scanning the few fields before (no Set per call).
     static func exposeSentFields(in h: inout [(String, String)], corsStart: Int) {
         var value = ""
+        // The scan is quadratic: past a few dozen fields (only an odd upstream sends that many) repeated names stay
+        // in the list, which browsers accept (the header is a list of names, read as a set).
+        let dedupe = corsStart <= maxDedupedFields
         var i = 1
         while i < corsStart {
             let name = h[i].0
             var seen = false
             var j = 1
-            while j < i {
+            while dedupe && j < i {
                 if sameName(h[j].0, name) { seen = true; break }
                 j += 1
             }
@@ -84,6 +87,8 @@ public enum CORSResponder {
             h[index].1 = value
         }
     }
+
+    static let maxDedupedFields = 64
 
     private static func sameName(_ a: String, _ b: String) -> Bool {
         a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
