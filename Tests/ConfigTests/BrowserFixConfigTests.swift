@@ -52,43 +52,34 @@ final class BrowserFixConfigTests: XCTestCase {
         XCTAssertEqual(other.exposeHeaders, ["x-a"])
     }
 
+    /// A one-listener file whose line 4 is `cors: <cors>`.
+    private func withCORS(_ cors: String) -> String {
+        """
+        listeners:
+          - name: a
+            address: 127.0.0.1:0
+            cors: \(cors)
+            routes: [{prefix: /, cluster: c}]
+        clusters: [{name: c, endpoints: ['h:1']}]
+        """
+    }
+
     func testLocatedErrors() {
-        assertConfigError("""
-            listeners:
-              - name: a
-                address: 127.0.0.1:0
-                cors: {allow_origins: ['*'], expose_headers: sometimes}
-                routes: [{prefix: /, cluster: c}]
-            clusters: [{name: c, endpoints: ['h:1']}]
-            """, line: 4, column: 50, path: "listeners[0].cors.expose_headers",
-            "expected \"auto\" (expose the headers each response carries) or a list of header names")
-        assertConfigError("""
-            listeners:
-              - name: a
-                address: 127.0.0.1:0
-                cors: {allow_origins: ['*'], allow_http_headers_param: maybe}
-                routes: [{prefix: /, cluster: c}]
-            clusters: [{name: c, endpoints: ['h:1']}]
-            """, line: 4, column: 60, path: "listeners[0].cors.allow_http_headers_param",
-            "expected true or false, got \"maybe\"")
+        assertConfigError(withCORS("{allow_origins: ['*'], expose_headers: sometimes}"), line: 4, column: 50,
+                          path: "listeners[0].cors.expose_headers",
+                          "expected \"auto\" (expose the headers each response carries) or a list of header names")
+        assertConfigError(withCORS("{allow_origins: ['*'], allow_http_headers_param: maybe}"), line: 4, column: 60,
+                          path: "listeners[0].cors.allow_http_headers_param", "expected true or false, got \"maybe\"")
         assertConfigError("""
             limits: {max_http_headers_param_size: 10}
             listeners: [{name: a, address: '127.0.0.1:0', routes: [{prefix: /, cluster: c}]}]
             clusters: [{name: c, endpoints: ['h:1']}]
-            """, line: 1, column: 39, path: "limits.max_http_headers_param_size",
-            "must be between 64 and 8MiB")
+            """, line: 1, column: 39, path: "limits.max_http_headers_param_size", "must be between 64 and 8MiB")
     }
 
     func testUnknownKeySuggestsTheRightOne() {
         do {
-            _ = try ConfigLoader.parse("""
-                listeners:
-                  - name: a
-                    address: 127.0.0.1:0
-                    cors: {allow_origins: ['*'], allow_http_header_param: true}
-                    routes: [{prefix: /, cluster: c}]
-                clusters: [{name: c, endpoints: ['h:1']}]
-                """, file: "bad.yaml")
+            _ = try ConfigLoader.parse(withCORS("{allow_origins: ['*'], allow_http_header_param: true}"), file: "bad.yaml")
             XCTFail("accepted an unknown key")
         } catch {
             XCTAssertTrue(error.message.contains("allow_http_headers_param"), error.message)
