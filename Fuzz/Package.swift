@@ -12,6 +12,7 @@ let codecs: Target.Dependency = .product(name: "ProxyCodecs", package: "grpc-web
 let fuzzTargets = [
     "FuzzHTTP1Request", "FuzzHTTP1Chunked", "FuzzGRPCFrames", "FuzzBase64Stream", "FuzzGRPCTrailers", "FuzzGRPCHeaders",
     "FuzzWebSocketFrames", "FuzzWebSocketHandshake", "FuzzGRPCWebSocketsMetadata", "FuzzYAML", "FuzzConfig",
+    "FuzzHTTPHeadersParam",
 ]
 
 let package = Package(

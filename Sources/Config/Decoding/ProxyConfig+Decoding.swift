@@ -130,7 +130,7 @@ extension DownstreamLimits {
     static let knownKeys = [
         "max_request_headers_size", "max_headers_count", "max_request_body_size", "max_message_size",
         "header_read_timeout", "idle_timeout", "write_buffer_limit", "max_connections",
-        "output_buffer_limit", "request_body_timeout", "http2",
+        "output_buffer_limit", "request_body_timeout", "max_http_headers_param_size", "http2",
     ]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
@@ -146,6 +146,9 @@ extension DownstreamLimits {
         if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...ConfigBounds.maxConnections) }
         if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...ConfigBounds.maxSize) }
         if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
+        if let value = mapping.optional("max_http_headers_param_size") {
+            maxHTTPHeadersParamSize = try value.size(in: 64...ConfigBounds.maxHeadersSize)
+        }
         if let value = mapping.optional("http2") { http2 = try HTTP2Limits(decoding: value) }
     }
 }

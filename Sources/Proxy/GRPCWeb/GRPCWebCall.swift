@@ -20,6 +20,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private let requestEncoding: GRPCWebEncoding
     private let responseEncoding: GRPCWebEncoding
     private let corsHeaders: [(String, String)]
+    /// `expose_headers: auto` on a cross-origin call: the expose field lists the fields each response head sends.
+    private let exposesSentHeaders: Bool
     private var state: UpstreamCallState
 
     private var stream: UpstreamStream?
@@ -41,6 +43,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         self.requestEncoding = requestEncoding
         self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: fields.accept)
         self.corsHeaders = corsHeaders
+        exposesSentHeaders = !corsHeaders.isEmpty && route.cors?.exposeSentHeaders == true
         state = UpstreamCallState(worker: connection.worker,
                                   summary: connection.startSummary(head, transport: requestEncoding == .text ? .grpcWebText : .grpcWeb))
         let limits = connection.worker.config.limits
@@ -143,7 +146,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         var fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers)
         state.edge.applyResponseHeaders(to: &fields)
         h += fields
-        h += corsHeaders
+        appendCORS(to: &h)
         responseStarted = true
         connection?.sendResponseHead(status: 200, headers: h, endStream: false)
     }
@@ -220,10 +223,18 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         guard let connection else { finish(fields); return }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
         h += fields
-        h += corsHeaders
+        appendCORS(to: &h)
         responseStarted = true
         connection.sendResponseHead(status: 200, headers: h, endStream: true)
         finish(fields)
+    }
+
+    /// The CORS fields go last, after every edit of the response fields, so an auto expose list names exactly
+    /// what this head sends.
+    private func appendCORS(to h: inout [(String, String)]) {
+        let corsStart = h.count
+        h += corsHeaders
+        if exposesSentHeaders { CORSResponder.exposeSentFields(in: &h, corsStart: corsStart) }
     }
 
     private func writeTrailerFrameAndEnd(_ fields: [(String, String)]) {

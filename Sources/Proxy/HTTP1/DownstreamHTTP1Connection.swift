@@ -247,7 +247,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
         sendPlainError(error.status, error.reason)
     }
 
-    private func onHead(_ head: HTTPRequestHead) {
+    private func onHead(_ parsedHead: HTTPRequestHead) {
+        var head = parsedHead
         worker.stats.httpRequestsTotal.add(1)
         inRequest = true
         requestComplete = false  // the parser's `.end` completes every request, bodies or not
@@ -259,7 +260,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
             startWebSocket(head)
             return
         }
-        switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: false) {
+        let decision = RequestAdmission.decide(&head, listener: listener, worker: worker, allowNativeGRPC: false)
+        currentHead = head  // with a $httpHeaders parameter's fields merged in
+        switch decision {
         case .preflight(let headers):
             sendLocalResponse(status: 204, headers: headers + [("Content-Length", "0")], body: [])
         case .plainError(let status, let message, let extra):

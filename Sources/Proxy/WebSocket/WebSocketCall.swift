@@ -87,7 +87,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         // WebSocket has no CORS: the Origin is checked here against the same allow list.
         let policy = route?.cors ?? listener.config.cors
         if let origin = upgrade.origin {
-            let allowed = policy?.allows(origin: origin) ?? Self.sameOrigin(origin, host: head.headers["host"])
+            let allowed = policy?.allows(origin: origin) ?? CORSResponder.isSameOrigin(origin, host: head.headers["host"])
             guard allowed else {
                 refuse(403, "origin \(origin) is not allowed to open WebSocket calls")
                 return nil
@@ -113,11 +113,6 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     private func refuse(_ status: Int, _ message: String, extra: [(String, String)] = []) {
         transport.refuseHandshake(status: status, message: message, extra: extra)
-    }
-
-    private static func sameOrigin(_ origin: String, host: String?) -> Bool {
-        guard let host else { return false }
-        return origin.hasSuffix("://" + host)
     }
 
     // MARK: Incoming frames

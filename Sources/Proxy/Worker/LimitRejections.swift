@@ -6,7 +6,7 @@ import GRPCWebCodec
 public enum RejectingLimit: Int, CaseIterable, Sendable {
     case maxConnections, requestHeadersSize, requestBodySize, headerReadTimeout, requestBodyTimeout, maxMessageSize,
          webSocketMessageSize, http2MaxConcurrentStreams, http2MaxHeaderListSize, http2MaxResets, http2MaxControlFrames,
-         overloadConnections, overloadCalls
+         overloadConnections, overloadCalls, httpHeadersParamSize
 
     /// The config key that sets the limit.
     public var configKey: String {
@@ -24,6 +24,7 @@ public enum RejectingLimit: Int, CaseIterable, Sendable {
         case .http2MaxControlFrames: "limits.http2.max_control_frames_per_window"
         case .overloadConnections: "overload (connections refused or reset)"
         case .overloadCalls: "overload (calls shed)"
+        case .httpHeadersParamSize: "limits.max_http_headers_param_size"
         }
     }
 }
@@ -46,6 +47,7 @@ extension ProxyStats {
         case .http2MaxControlFrames: http2FloodGoawaysTotal
         case .overloadConnections: overloadConnectionsRefusedTotal
         case .overloadCalls: overloadCallsShedTotal
+        case .httpHeadersParamSize: httpHeadersParamTooLargeTotal
         }
     }
 
