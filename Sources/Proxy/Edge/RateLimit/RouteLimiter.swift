@@ -33,8 +33,7 @@ final class RouteLimiter: Sendable {
         }
     }
 
-    private struct WeakLimiter: @unchecked Sendable {
-        // Sendable: RouteLimiter is; the weak box is only read and written under the registry's lock.
+    private struct WeakLimiter: @unchecked Sendable {  // safe: RouteLimiter is Sendable; the weak box is only used under the registry's lock
         weak var limiter: RouteLimiter?
     }
     private static let registry = Mutex<[String: WeakLimiter]>([:])
