@@ -1,6 +1,5 @@
-// The page side of harness.py for pages other than page.html: runs the cases named in ?tests= one after another
-// and POSTs {"results": {...}} to /result; log() lines go to /log for failure reports. (tests.js has its own copy
-// of this loop; it is left as it is because other suites add cases to it.)
+// The page side of harness.py, shared by every test page: runs the cases named in ?tests= one after another and
+// POSTs {"results": {...}} to /result; log() lines go to /log for failure reports.
 const logEl = document.getElementById("log");
 
 export const params = new URLSearchParams(location.search);
