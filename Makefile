@@ -9,8 +9,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 SYSTEM_DEPS := libnghttp2-dev libssl-dev pkg-config
-# openssl: the tests make their certificates with it; nghttp2-client: h2load (HTTP/2 load and abuse tests).
-TEST_DEPS := chromium curl openssl nghttp2-client
+# openssl: the tests make their certificates with it; nghttp2-client: h2load (HTTP/2 load and abuse tests);
+# wget and systemd (systemd-analyze): the deployment tests run the reload sidecar's wget and verify the unit.
+TEST_DEPS := chromium curl openssl nghttp2-client wget systemd
 PROXY_DEBUG := .build/debug/grpc-web-proxy
 PROXY_RELEASE := .build/release/grpc-web-proxy
 SOAK_CALLS ?= 100000

@@ -11,7 +11,8 @@ let codecs: Target.Dependency = .product(name: "ProxyCodecs", package: "grpc-web
 /// Targets, each a libFuzzer binary with a seed corpus in Fuzz/corpus/<name>/.
 let fuzzTargets = [
     "FuzzHTTP1Request", "FuzzHTTP1Chunked", "FuzzGRPCFrames", "FuzzBase64Stream", "FuzzGRPCTrailers", "FuzzGRPCHeaders",
-    "FuzzWebSocketFrames", "FuzzWebSocketHandshake", "FuzzGRPCWebSocketsMetadata", "FuzzYAML", "FuzzConfig", "FuzzJSON",
+    "FuzzWebSocketFrames", "FuzzWebSocketHandshake", "FuzzGRPCWebSocketsMetadata", "FuzzYAML", "FuzzConfig",
+    "FuzzHTTPHeadersParam", "FuzzJSON",
 ]
 
 let package = Package(

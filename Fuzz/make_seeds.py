@@ -94,6 +94,13 @@ SEEDS = {
     ],
     "FuzzGRPCHeaders": [b"99999999H", b"1n", b"250m", b"0S", b"16", b"4294967296", b" application/grpc-web-text+proto; charset=x",
                         b"application/grpc-web, application/grpc-web-text-base64"],
+    "FuzzHTTPHeadersParam": [
+        b"\x07" + b"%24httpHeaders=Content-Type%3Aapplication%2Fgrpc-web-text%0D%0AAccept%3Aapplication%2Fgrpc-web-text"
+        b"%0D%0AX-User-Agent%3Agrpc-web-javascript%2F0.1%0D%0AX-Grpc-Web%3A1%0D%0Agrpc-timeout%3A1500m%0D%0A",
+        b"\x02" + b"x=1&$httpHeaders=foo%3Abar%0D%0A&y",
+        b"\x03" + b"$httpHeaders=a%3A+b+%09%0D%0AA%3A2%0Ac%3A%FF%ZZ",
+        b"\x00" + b"%24httpHeaders=%3Apath%3A%2Fx%0D%0AHost%3Ay&%24httpHeaders=",
+    ],
     "FuzzYAML": [],
     "FuzzConfig": [],
     "FuzzJSON": [

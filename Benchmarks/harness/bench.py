@@ -6,7 +6,7 @@ Run through Benchmarks/run.sh, which installs and builds everything and pins thi
 core 1 (the load generators inherit that; proxies are started on core 0). Environment knobs for
 quick runs while developing: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_IDLE (5000),
 BENCH_SCENARIOS (comma list of unary64,unary1,text64,stream,idle,ws,h2_grpcweb,h2_native,
-tls_unary,tls_handshakes,tls_idle); BENCH_PERF=ours records perf profiles (perfrecord.py).
+tls_unary,tls_handshakes,tls_idle,log_unary); BENCH_PERF=ours records perf profiles (perfrecord.py).
 The h2 rows reach the plain processes' ports with h2c prior knowledge. The TLS rows measure a
 second process of each proxy whose listener terminates TLS with a certificate made here (tls.py).
 """
@@ -69,8 +69,9 @@ def main() -> int:
     upstream, upstream_port = targets.start_upstream(args.upstream, args.work)
     settings.upstream_pid = upstream.pid
     all_targets = [targets.Target("direct", upstream_port, None)]
-    tls_targets: dict[str, targets.Target] = {}  # column name -> that proxy's TLS process
-    jwt_targets: dict[str, targets.Target] = {}  # "ours" -> its process whose route requires a JWT
+    # (variant, column name) -> that proxy's process for the variant's scenarios (scenarios.VARIANT)
+    variant_targets: dict[tuple[str, str], targets.Target] = {}
+    access_log_lines: dict[str, int] = {}
     raw = {s: {name: [] for name in report.TARGETS if name not in scenarios.NOT_APPLICABLE.get(s, set())}
            for s in scenarios.ORDER if s in chosen}
     try:
@@ -78,25 +79,22 @@ def main() -> int:
             target = targets.start_proxy(name, binary, args.work, upstream_port)
             log(f"{name}: " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
             all_targets.append(target)
-        if scenarios.TLS & set(chosen):
-            tls_files = tls.ensure_certificate(args.work)
+        for variant in sorted({scenarios.VARIANT[s] for s in chosen if s in scenarios.VARIANT}):
+            tls_files = tls.ensure_certificate(args.work) if variant == "tls" else None
+            jwt_setup = jwtkeys.make(args.work) if variant == "jwt" else None
+            if jwt_setup:
+                settings.jwt_tokens = jwt_setup[1]
             for name, binary in (("envoy", args.envoy), ("ours", args.ours)):
-                target = targets.start_proxy(name, binary, args.work, upstream_port, tls_files)
-                log(f"{name} (TLS): " + (f"listening on {target.port}" if not target.error
-                                         else f"FAILED: {target.error}"))
-                tls_targets[name] = target
-
-        if scenarios.JWT & set(chosen):
-            jwt_setup = jwtkeys.make(args.work)
-            settings.jwt_tokens = jwt_setup[1]
-            target = targets.start_proxy("ours", args.ours, args.work, upstream_port, jwt_setup=jwt_setup)
-            log("ours (JWT): " + (f"listening on {target.port}" if not target.error else f"FAILED: {target.error}"))
-            jwt_targets["ours"] = target
+                if variant == "jwt" and name == "envoy":
+                    continue  # ours only (scenarios.NOT_APPLICABLE)
+                target = targets.start_proxy(name, binary, args.work, upstream_port, tls_files, variant, jwt_setup)
+                log(f"{name} ({variant}): " + (f"listening on {target.port}" if not target.error
+                                               else f"FAILED: {target.error}"))
+                variant_targets[(variant, name)] = target
 
         def measured(scenario: str, column: targets.Target) -> targets.Target:
-            if scenario in scenarios.JWT:
-                return jwt_targets[column.name]
-            return tls_targets[column.name] if scenario in scenarios.TLS else column
+            variant = scenarios.VARIANT.get(scenario)
+            return variant_targets[(variant, column.name)] if variant else column
 
         warm = scenarios.Settings(**{**settings.__dict__, "seconds": 1})
         for target in all_targets:
@@ -104,12 +102,9 @@ def main() -> int:
             for scenario in ["unary64"] + [s for s in ("h2_grpcweb", "h2_native") if s in chosen]:
                 if target.usable() and target.name not in scenarios.NOT_APPLICABLE.get(scenario, set()):
                     measure_safely(scenario, target, warm)
-        for target in tls_targets.values():
+        for (variant, _), target in variant_targets.items():
             if target.usable():
-                measure_safely("tls_unary", target, warm)
-        for target in jwt_targets.values():
-            if target.usable():
-                measure_safely("jwt_rs256", target, warm)
+                measure_safely(scenarios.VARIANT_WARM_UP[variant], target, warm)
 
         for round_index in range(rounds):
             # Rotate who goes first so slow drift on the shared machine does not favour one column.
@@ -131,8 +126,17 @@ def main() -> int:
                     raw[scenario][target.name].append(result)
                     log(f"{scenario:<14} {target.name:<6} {brief(result)}")
     finally:
-        for target in all_targets[1:] + list(tls_targets.values()) + list(jwt_targets.values()):
+        for target in all_targets[1:] + list(variant_targets.values()):
             target.stop()
+        for name in ("envoy", "ours"):
+            # The access log rows write a few hundred MB: their line counts are kept (proof that every call was
+            # logged), the files are not.
+            path = os.path.join(args.work, f"{name}-access.log")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    access_log_lines[name] = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+                os.remove(path)
+                log(f"{name}: {access_log_lines[name]:,} access log lines")
         upstream.stop()
 
     counters = None
@@ -155,10 +159,11 @@ def main() -> int:
         "settings": {"rounds": rounds, **{k: v for k, v in settings.__dict__.items() if k not in ("work", "sink", "ws_client", "upstream_pid")}},
         "pinning": {"proxy": "core 0", "upstream_and_clients": "core 1"},
         "targets": {**{t.name: {"error": t.error} for t in all_targets},
-                    **{f"{t.name}-tls": {"error": t.error} for t in tls_targets.values()}},
+                    **{f"{t.name}-{v}": {"error": t.error} for (v, _), t in variant_targets.items()}},
         "summary": summary,
         "rounds": raw,
         "upstream_counters": counters,
+        "access_log_lines": access_log_lines,
         "seconds_total": round(time.monotonic() - started, 1),
     }
     report.write_json(args.json, document)

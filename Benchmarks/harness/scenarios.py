@@ -38,7 +38,7 @@ class Settings:
 
 # Scenario names in report order, with the targets each one does not apply to.
 ORDER = ["unary64", "unary1", "text64", "stream", "idle", "ws", "h2_grpcweb", "h2_native",
-         "tls_unary", "tls_handshakes", "tls_idle", "jwt_rs256", "jwt_es256"]
+         "tls_unary", "tls_handshakes", "tls_idle", "log_unary", "jwt_rs256", "jwt_es256"]
 NOT_APPLICABLE = {
     "text64": {"direct"},   # gRPC-Web text mode only exists in front of a proxy
     "h2_grpcweb": {"direct"},  # likewise gRPC-Web (h2_native has direct: the same load, no proxy)
@@ -48,14 +48,19 @@ NOT_APPLICABLE = {
     "tls_unary": {"direct"},
     "tls_handshakes": {"direct"},
     "tls_idle": {"direct"},
+    "log_unary": {"direct"},  # the proxies' access logs
     # Our JWT stage against our own unary64 row (the ratio the issue asks for); Envoy's jwt_authn is not set up.
     "jwt_rs256": {"direct", "envoy"},
     "jwt_es256": {"direct", "envoy"},
 }
 # Measured against each proxy's TLS process (its listener terminates TLS) instead of the plain one.
 TLS = {"tls_unary", "tls_handshakes", "tls_idle"}
-# Measured against our proxy's JWT process (its route requires a token) instead of the plain one.
-JWT = {"jwt_rs256", "jwt_es256"}
+# Scenarios measured against a second process of each proxy started with a different config (a "variant"):
+# its listener terminates TLS ("tls"), it writes an access log line per call ("log"), or its route requires a JWT
+# ("jwt", ours only).
+VARIANT = {**{s: "tls" for s in TLS}, "log_unary": "log", "jwt_rs256": "jwt", "jwt_es256": "jwt"}
+# The scenario that warms each variant's process.
+VARIANT_WARM_UP = {"tls": "tls_unary", "log": "log_unary", "jwt": "jwt_rs256"}
 # Measured once per proxy after the rounds: a second pass would mostly reuse memory freed by the first.
 ONCE = {"idle", "tls_idle"}
 
@@ -212,6 +217,8 @@ def run(name: str, target: Target, settings: Settings) -> dict:
         return handshakes(target, settings, settings.handshake_connections)
     if name == "tls_idle":
         return idle_memory(target, settings)
+    if name == "log_unary":
+        return unary(target, settings, 64)
     if name in ("jwt_rs256", "jwt_es256"):
         return unary(target, settings, 64, bearer=settings.jwt_tokens[name[4:].upper()])
     raise ValueError(name)

@@ -128,7 +128,27 @@ def envoy_tls_socket(cert: str, key: str) -> str:
 """
 
 
-def envoy_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None) -> str:
+def envoy_access_log(path: str) -> str:
+    """A file access log with one JSON line per request, about the fields ours writes by default."""
+    fields = {"start_time": "%START_TIME%", "duration_ms": "%DURATION%", "route": "%ROUTE_NAME%",
+              "cluster": "%UPSTREAM_CLUSTER%", "endpoint": "%UPSTREAM_HOST%", "path": "%REQ(:PATH)%",
+              "protocol": "%PROTOCOL%", "grpc_status": "%GRPC_STATUS(NUMBER)%", "grpc_message": "%RESP(GRPC-MESSAGE)%",
+              "request_bytes": "%BYTES_RECEIVED%", "response_bytes": "%BYTES_SENT%",
+              "downstream": "%DOWNSTREAM_REMOTE_ADDRESS%", "user_agent": "%REQ(USER-AGENT)%",
+              "request_id": "%REQ(X-REQUEST-ID)%", "traceparent": "%REQ(TRACEPARENT)%"}
+    json_format = ", ".join(f'{k}: "{v}"' for k, v in fields.items())
+    return f"""\
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {path}
+              log_format: {{json_format: {{{json_format}}}}}
+"""
+
+
+def envoy_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None,
+                 access_log: str | None = None) -> str:
     # Follows Envoy's own benchmarking advice (docs "how_to_benchmark_envoy"): no request ids,
     # no dynamic stats, circuit breakers out of the way; the route timeout is off for streams.
     # codec_type AUTO also serves h2c with prior knowledge (the h2 rows). Native gRPC
@@ -150,7 +170,7 @@ static_resources:
           stat_prefix: web
           codec_type: AUTO
           generate_request_id: false
-          route_config:
+{envoy_access_log(access_log) if access_log else ""}          route_config:
             name: local
             virtual_hosts:
             - name: all
@@ -197,18 +217,19 @@ static_resources:
 
 
 def ours_config(port: int, admin_port: int, upstream_port: int, tls_files: tuple[str, str] | None = None,
-                jwt_jwks: str | None = None) -> str:
+                access_log: str | None = None, jwt_jwks: str | None = None) -> str:
     # The certificate is named relative to the config file's directory (the work directory), as an
     # operator's config next to its certs/ folder would.
     listener_tls = (f"    tls: {{cert: {tls.DIRECTORY}/{tls.CERT_NAME}, key: {tls.DIRECTORY}/{tls.KEY_NAME}}}\n"
                     if tls_files else "")
+    log_section = f"access_log: {{path: {access_log}}}\n" if access_log else ""
     # The JWT rows: every call on the route must carry a token the bench provider's keys verify.
     route_jwt = "        jwt: {provider: bench}\n" if jwt_jwks else ""
     providers = jwtkeys.provider_yaml(jwt_jwks) if jwt_jwks else ""
     return f"""\
 workers: 1
 log_level: warn
-{providers}listeners:
+{log_section}{providers}listeners:
   - name: web
     address: 127.0.0.1:{port}
 {listener_tls}    cors: {{allow_origins: ["*"]}}
@@ -224,29 +245,34 @@ admin:
 
 
 def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
-                tls_files: tuple[str, str] | None = None, jwt_setup: tuple[str, dict] | None = None) -> Target:
+                tls_files: tuple[str, str] | None = None, variant: str | None = None,
+                jwt_setup: tuple[str, dict] | None = None) -> Target:
     """Starts Envoy or our proxy on core 0 and checks it with one unary gRPC-Web call.
 
-    With `tls_files` (cert, key) the listener terminates TLS with them; that is a second process
-    of the same proxy (`envoy-tls`, `ours-tls` files in the work directory), so the TLS rows
-    measure a process that served nothing else. With `jwt_setup` (JWKS path, tokens), ours only: a third
-    process (`ours-jwt`) whose route requires a JWT.
+    A `variant` is a second process of the same proxy (files `envoy-<variant>`, `ours-<variant>` in the
+    work directory), so its rows measure a process that served nothing else: "tls" terminates TLS with
+    `tls_files` (cert, key); "log" writes an access log line per call to `<name>-access.log`; "jwt" (ours only)
+    requires a JWT on its route, verified with `jwt_setup` (JWKS path, tokens).
     """
     port, admin_port = free_port(), free_port()
     if binary is None or not os.path.exists(binary):
         target = Target(name, port, None, tls_enabled=tls_files is not None)
         target.error = f"binary not available ({binary})"
         return target
-    file_stem = f"{name}-tls" if tls_files else (f"{name}-jwt" if jwt_setup else name)
+    file_stem = f"{name}-{variant}" if variant else name
     config_path = os.path.join(work, f"{file_stem}.yaml")
     log_path = os.path.join(work, f"{file_stem}.log")
+    access_log = os.path.join(work, f"{name}-access.log") if variant == "log" else None
+    if access_log and os.path.exists(access_log):
+        os.remove(access_log)
     if name == "envoy":
         with open(config_path, "w") as f:
-            f.write(envoy_config(port, admin_port, upstream_port, tls_files))
+            f.write(envoy_config(port, admin_port, upstream_port, tls_files, access_log))
         argv = [binary, "-c", config_path, "--concurrency", "1", "--disable-hot-restart", "-l", "warn"]
     else:
         with open(config_path, "w") as f:
-            f.write(ours_config(port, admin_port, upstream_port, tls_files, jwt_setup[0] if jwt_setup else None))
+            f.write(ours_config(port, admin_port, upstream_port, tls_files, access_log,
+                                jwt_setup[0] if jwt_setup else None))
         argv = [binary, "--config", config_path]
     process = Process(file_stem, argv, log_path, PROXY_CPU)
     target = Target(name, port, process, admin_port, tls_enabled=tls_files is not None)
@@ -254,8 +280,8 @@ def start_proxy(name: str, binary: str | None, work: str, upstream_port: int,
         target.error = f"did not start listening: {process.log_tail()}"
         return target
     try:
-        token = jwt_setup[1]["RS256"] if jwt_setup else None
-        grpcweb.sanity_check(port, tls.client_context() if tls_files else None, bearer=token)
+        grpcweb.sanity_check(port, tls.client_context() if tls_files else None,
+                             bearer=jwt_setup[1]["RS256"] if jwt_setup else None)
     except Exception as e:  # any failure here only disables this target
         target.error = f"sanity call failed: {e}"
     return target

@@ -8,8 +8,17 @@ public struct CORSPolicy: Sendable {
     public var allowOrigins: [String]
     /// Request headers allowed beyond the gRPC-Web set (lower-case).
     public var allowHeaders: [String]
-    /// Response headers exposed beyond `grpc-status` and `grpc-message` (lower-case).
+    /// Response headers exposed beyond `grpc-status` and `grpc-message` (lower-case); used when
+    /// `exposeSentHeaders` is false.
     public var exposeHeaders: [String]
+    /// `expose_headers: auto` (the config default): each response's `Access-Control-Expose-Headers` names the
+    /// fields that response actually carries (custom metadata, and grpc-status / grpc-message on trailers-only
+    /// answers), so pages read metadata nobody listed. False: the static list (`grpc-status, grpc-message` plus
+    /// `exposeHeaders`).
+    public var exposeSentHeaders: Bool
+    /// Calls may carry their gRPC headers in the `$httpHeaders` query parameter as a CORS simple request (no
+    /// preflight), from origins this policy allows and with headers it allows (`allow_http_headers_param`).
+    public var allowHTTPHeadersParam: Bool
     /// How long browsers may cache a preflight answer.
     public var maxAge: Duration
     /// Whether to send `access-control-allow-credentials: true` (the origin is echoed, never `*`).
@@ -17,11 +26,14 @@ public struct CORSPolicy: Sendable {
 
     public init(
         allowOrigins: [String] = [], allowHeaders: [String] = [], exposeHeaders: [String] = [],
-        maxAge: Duration = .seconds(24 * 3600), allowCredentials: Bool = false
+        maxAge: Duration = .seconds(24 * 3600), allowCredentials: Bool = false,
+        exposeSentHeaders: Bool = false, allowHTTPHeadersParam: Bool = true
     ) {
         self.allowOrigins = allowOrigins
         self.allowHeaders = allowHeaders
         self.exposeHeaders = exposeHeaders
+        self.exposeSentHeaders = exposeSentHeaders
+        self.allowHTTPHeadersParam = allowHTTPHeadersParam
         self.maxAge = maxAge
         self.allowCredentials = allowCredentials
     }
@@ -42,6 +54,22 @@ public struct CORSPolicy: Sendable {
             if parsedPattern.matches(parsedOrigin) { return true }
         }
         return false
+    }
+
+    /// The policy a `cors:` block starts from before its keys are applied: as `init()`, except that the expose list
+    /// is computed per response unless `expose_headers` gives one.
+    public static let configDefault = CORSPolicy(exposeSentHeaders: true)
+
+    /// Whether a request header may be sent by a page on an allowed origin: the gRPC-Web set, the CORS-safelisted
+    /// names, or `allow_headers` (`"*"` allows any). What a preflight answer would have allowed, for calls that
+    /// skip the preflight (`$httpHeaders`).
+    public func allowsRequestHeader(_ name: String) -> Bool {
+        switch name.lowercased() {
+        case "content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "accept", "accept-language", "content-language":
+            return true
+        case let lower:
+            return allowHeaders.contains { $0 == "*" || $0 == lower }
+        }
     }
 
     /// The opaque origin's serialization (Fetch / HTML: "null").

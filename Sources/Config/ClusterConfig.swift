@@ -32,6 +32,9 @@ public struct ClusterConfig: Sendable {
     public var maxResponseHeaderBytes: Int
     /// nil = cleartext HTTP/2 (prior knowledge).
     public var tls: UpstreamTLSConfig?
+    /// `request_headers` / `response_headers` / `response_trailers` for every route to this cluster (applied
+    /// before the route's own).
+    public var headerRules: HeaderRules?
 
     public init(
         name: String, endpoints: [SocketAddressSpec], connectTimeout: Duration = .seconds(5),

@@ -24,7 +24,9 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError(file: file, line: error.line, column: error.column, path: "", message: error.message)
         }
-        return try ProxyConfig(decoding: ConfigNode(node: root, path: "", file: file))
+        var config = try ProxyConfig(decoding: ConfigNode(node: root, path: "", file: file))
+        config.redactedYAML = RedactedYAML.render(root)
+        return config
     }
 
     static func readFile(_ path: String) throws(ConfigError) -> String {

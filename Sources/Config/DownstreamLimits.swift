@@ -25,6 +25,9 @@ public struct DownstreamLimits: Sendable {
     /// Longest pause between bytes of a request body (`request_body_timeout`); 0 = none. Then the call ends:
     /// 408 and close (or, once the response has started, grpc-status 14 and close), upstream stream reset.
     public var requestBodyTimeout: Duration
+    /// The `$httpHeaders` query parameter of a call sent without a CORS preflight, in bytes as sent
+    /// (`max_http_headers_param_size`); above it: 431. Its header lines also count against `max_headers_count`.
+    public var maxHTTPHeadersParamSize: Int
     /// HTTP/2 connections (`http2:`).
     public var http2 = HTTP2Limits()
 
@@ -33,8 +36,10 @@ public struct DownstreamLimits: Sendable {
         maxRequestBodySize: Int = 16 * 1024 * 1024, maxMessageSize: Int = 4 * 1024 * 1024,
         headerReadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
         writeBufferLimit: Int = 1024 * 1024, maxConnections: Int = 100_000,
-        outputBufferLimit: Int = 1024 * 1024, requestBodyTimeout: Duration = .seconds(30)
+        outputBufferLimit: Int = 1024 * 1024, requestBodyTimeout: Duration = .seconds(30),
+        maxHTTPHeadersParamSize: Int = 8 * 1024
     ) {
+        self.maxHTTPHeadersParamSize = maxHTTPHeadersParamSize
         self.outputBufferLimit = outputBufferLimit
         self.requestBodyTimeout = requestBodyTimeout
         self.maxRequestHeadersSize = maxRequestHeadersSize

@@ -21,7 +21,7 @@ public struct JWTProviderConfig: Sendable {
     /// Claim name -> upstream header (lower-case). Client copies of these headers are always removed.
     public var forwardClaims: [(claim: String, header: String)] = []
     /// false: a verified token's `authorization` (or metadata) header is not sent upstream.
-    public var forwardToken: Bool = true
+    public var forwardJWT: Bool = true
     /// Allowed clock difference for `exp` and `nbf`.
     public var clockSkew: Duration = .seconds(30)
     /// Longest token accepted; a longer one is refused (16) before any decoding.

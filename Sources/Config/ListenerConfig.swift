@@ -11,6 +11,8 @@ public struct ListenerConfig: Sendable {
     public var tls: DownstreamTLSConfig?
     /// Accept HTTP/2: ALPN `h2` over TLS, prior-knowledge h2c (the connection preface) in cleartext.
     public var http2 = true
+    /// `x-forwarded-for` / `x-forwarded-proto` on upstream requests, and which peers may forward for others.
+    public var forwardedHeaders = ForwardedHeadersConfig()
 
     public init(
         name: String, address: SocketAddressSpec, websocket: Bool = true, cors: CORSPolicy? = nil,

@@ -17,6 +17,9 @@ public struct ProxyConfig: Sendable {
     public var accessLog: AccessLogConfig?
     /// `jwt_providers:`, referenced by routes' `jwt.provider`.
     public var jwtProviders: [JWTProviderConfig] = []
+    /// The document as parsed, written back as YAML with secrets and key file paths redacted (`GET /config`);
+    /// "" for a config built in code. See `RedactedYAML`.
+    public var redactedYAML: String = ""
 
     public init(
         workers: Int = 1, logLevel: LogLevel = .info, drainTimeout: Duration = .seconds(10),

@@ -20,6 +20,11 @@ public struct RouteConfig: Sendable {
     public var cors: CORSPolicy?
     /// JWT verification for calls on this route; nil = none.
     public var jwt: RouteJWT?
+    /// Edge rules (issue 13): rate and concurrency limits; header rules in order (the cluster's, then the
+    /// route's); the listener's `forwarded_headers`, copied here so a call needs no listener lookup.
+    public var limits: RouteLimits?
+    public var headerRules: [HeaderRules] = []
+    public var forwardedHeaders = ForwardedHeadersConfig()
 
     public init(
         match: RouteMatchKind, headers: [(name: String, value: String)] = [], cluster: String,

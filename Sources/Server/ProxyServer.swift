@@ -93,16 +93,45 @@ public final class ProxyServer: Sendable {
         let newResolver = EndpointResolver(clusters: new.clusters, seed: kept)
         let endpoints = newResolver.resolveAll()
         let listeners = Dictionary(uniqueKeysWithValues: new.listeners.map { ($0.name, ListenerContext(config: $0)) })
+        let listenerChange = ConfigReload.ListenerChange(from: old, to: new)
+        let workerLoops = workers.withLock { $0.map(\.loop) }
+        // New (or moved) listeners are bound on worker 0 first, alone: an address that cannot be bound refuses
+        // the reload before anything has changed.
+        let opened: [(ListenerContext, SocketAddress, TCPListener)]
+        switch openListeners(listenerChange.added.compactMap { listeners[$0.name] }, workerLoops, config: new) {
+        case .success(let sockets): opened = sockets
+        case .failure(let error): return .failure(error)
+        }
         running.withLock { $0 = new }
         tls.withLock { $0 = material }
-        for w in workers.withLock({ $0 }) {
-            let loop = w.loop
-            loop.execute {
-                WorkerRegistry.context(on: loop)?.applyReload(
+        for (i, loop) in workerLoops.enumerated() {
+            let firstSockets = UnsafeTransfer(opened.map { ($0.0.config.name, $0.2) })
+            let others = opened.map { ($0.0, boundAddress($0.0, requested: $0.1)) }
+            loop.execute { [self] in
+                guard let ctx = WorkerRegistry.context(on: loop) else { return }
+                ctx.applyReload(
                     config: new, listeners: listeners, tlsListeners: material.listeners, tlsClusters: material.clusters,
                     endpoints: endpoints, changedClusters: changed)
+                // Removed and moved listeners stop accepting and their connections drain (finish what is in
+                // flight, then close); clients reconnect to the new address.
+                WorkerRegistry.closeListeners(named: listenerChange.removed, on: loop)
+                ctx.drainConnections(ofListeners: listenerChange.removed)
+                var sockets = i == 0 ? firstSockets.value : []
+                if i > 0 {
+                    for (lc, addr) in others {
+                        do {
+                            sockets.append((lc.config.name, try makeListener(lc, address: addr, worker: i, ctx: ctx, loop: loop)))
+                        } catch {
+                            Log.error("server", "worker \(i): listener \(lc.config.name) not opened: \(error)")
+                        }
+                    }
+                }
+                WorkerRegistry.addListeners(sockets, on: loop)
             }
         }
+        let gone = listenerChange.removed.subtracting(listenerChange.added.map(\.name))
+        boundAddresses.withLock { for name in gone { $0[name] = nil } }
+        for (lc, _, socket) in opened { Log.info("server", "\(lc.config.name) listening on \(socket.localAddress)") }
         let oldResolver = resolver.withLock { r -> EndpointResolver in
             let previous = r
             r = newResolver
@@ -116,7 +145,45 @@ public final class ProxyServer: Sendable {
         let removed = Set(old.clusters.map(\.name)).subtracting(new.clusters.map(\.name))
         return .success("\(new.listeners.count) listener(s), \(new.clusters.count) cluster(s); new or changed clusters: "
                         + (changed.isEmpty ? "none" : changed.sorted().joined(separator: ", "))
-                        + (removed.isEmpty ? "" : "; removed: " + removed.sorted().joined(separator: ", ")))
+                        + (removed.isEmpty ? "" : "; removed: " + removed.sorted().joined(separator: ", "))
+                        + listenerChange.summary)
+    }
+
+    /// Binds a reload's new listeners on worker 0's loop (waiting for it), or closes what it bound and says why.
+    private func openListeners(_ added: [ListenerContext], _ loops: [EventLoop], config: ProxyConfig)
+        -> Result<[(ListenerContext, SocketAddress, TCPListener)], ConfigError> {
+        guard !added.isEmpty, let first = loops.first else { return .success([]) }
+        var resolved: [(ListenerContext, SocketAddress)] = []
+        for lc in added {
+            guard let addr = SocketAddress.resolve(host: lc.config.address.host, port: lc.config.address.port, passive: true).first else {
+                return .failure(ConfigReload.listenerError(lc.config, in: config, "cannot resolve \(lc.config.address)"))
+            }
+            resolved.append((lc, addr))
+        }
+        let outcome = Mutex<Result<[UnsafeTransfer<TCPListener>], ConfigError>?>(nil)
+        first.execute { [self, resolved] in
+            guard let ctx = WorkerRegistry.context(on: first) else {
+                outcome.withLock { $0 = .failure(ConfigReload.listenerError(added[0].config, in: config, "worker 0 is not running")) }
+                return
+            }
+            var sockets: [UnsafeTransfer<TCPListener>] = []
+            for (lc, addr) in resolved {
+                do {
+                    sockets.append(UnsafeTransfer(try makeListener(lc, address: addr, worker: 0, ctx: ctx, loop: first)))
+                } catch {
+                    for s in sockets { s.value.close() }
+                    outcome.withLock { $0 = .failure(ConfigReload.listenerError(lc.config, in: config, "cannot listen on \(lc.config.address): \(error)")) }
+                    return
+                }
+            }
+            outcome.withLock { $0 = .success(sockets) }
+        }
+        while true {
+            if let result = outcome.withLock({ $0 }) {
+                return result.map { sockets in zip(resolved, sockets).map { ($0.0, $0.1, $1.value) } }
+            }
+            usleep(500)
+        }
     }
 
     /// Replaces the JWKS fetcher with one for `config`'s providers. Its key sets go to every worker's loop, where
@@ -189,23 +256,11 @@ public final class ProxyServer: Sendable {
                 let ctx = WorkerContext(id: i, loop: loop, config: config, stats: stats, resolvedClusters: clusters,
                                         tlsListeners: material.listeners, tlsClusters: material.clusters)
                 if let accessLog { ctx.callObservers.append(accessLog.observer(worker: i)) }
-                var listeners: [TCPListener] = []
+                var listeners: [(name: String, socket: TCPListener)] = []
                 for (lc, addr) in listenersForWorker {
                     do {
-                        let maxConnections = config.limits.maxConnections
-                        // Worker 0's socket is bound first and alone, so an address another process holds (a
-                        // second instance started by mistake) fails the start instead of sharing the port.
-                        let l = try TCPListener(loop: loop, address: addr, sharing: i == 0 ? .firstOfGroup : .joinGroup) { fd, _ in
-                            if stats.downstreamConnectionsActive.load() >= maxConnections {
-                                Glibc.close(fd)
-                                return
-                            }
-                            ctx.accept(fd: fd, listener: lc)
-                        }
-                        listeners.append(l)
-                        // Worker 0 binds first and alone (port 0 gets its real port there); the others bind the
-                        // same address, so only it records it (no two workers write the map at once).
-                        if i == 0 { self.boundAddresses.withLock { $0[lc.config.name] = l.localAddress.description } }
+                        let l = try self.makeListener(lc, address: addr, worker: i, ctx: ctx, loop: loop)
+                        listeners.append((lc.config.name, l))
                     } catch {
                         startErrors.withLock { $0.append("listener \(lc.config.name): \(error)") }
                     }
@@ -221,14 +276,7 @@ public final class ProxyServer: Sendable {
                 // Its sockets probed the addresses (see PortSharing.firstOfGroup); after a failure the others must
                 // not bind with SO_REUSEPORT, which could join the group of whoever holds the address.
                 if !startErrors.withLock({ $0.isEmpty }) { break }
-                let bound = boundAddresses.withLock { $0 }
-                resolvedListeners = resolvedListeners.map { lc, addr in
-                    if addr.port == 0, let b = bound[lc.config.name], let port = Int(b.split(separator: ":").last ?? ""),
-                       let real = SocketAddress.resolve(host: lc.config.address.host, port: port, passive: true).first {
-                        return (lc, real)
-                    }
-                    return (lc, addr)
-                }
+                resolvedListeners = resolvedListeners.map { lc, addr in (lc, boundAddress(lc, requested: addr)) }
             }
         }
         while ready.load(ordering: .sequentiallyConsistent) < startedWorkers { usleep(1000) }
@@ -251,8 +299,40 @@ public final class ProxyServer: Sendable {
         Log.info("server", "started \(workerCount) worker(s)")
     }
 
+    /// One worker's listening socket for one listener. Worker 0's is bound first and alone, so an address another
+    /// process holds (a second instance started by mistake) fails instead of sharing the port; the other workers
+    /// join its SO_REUSEPORT group. Worker 0 records the address it got (port 0 resolved).
+    private func makeListener(_ lc: ListenerContext, address: SocketAddress, worker i: Int, ctx: WorkerContext,
+                              loop: EventLoop) throws -> TCPListener {
+        let stats = self.stats
+        let maxConnections = config.limits.maxConnections
+        let l = try TCPListener(loop: loop, address: address, sharing: i == 0 ? .firstOfGroup : .joinGroup) { fd, _ in
+            if stats.downstreamConnectionsActive.load() >= maxConnections {
+                stats.rejected(by: .maxConnections)
+                Glibc.close(fd)
+                return
+            }
+            ctx.accept(fd: fd, listener: lc)
+        }
+        if i == 0 { boundAddresses.withLock { $0[lc.config.name] = l.localAddress.description } }
+        return l
+    }
+
+    /// The address the other workers bind for a listener worker 0 has bound: port 0 replaced by the real port.
+    private func boundAddress(_ lc: ListenerContext, requested addr: SocketAddress) -> SocketAddress {
+        let bound = boundAddresses.withLock { $0 }
+        if addr.port == 0, let b = bound[lc.config.name], let port = Int(b.split(separator: ":").last ?? ""),
+           let real = SocketAddress.resolve(host: lc.config.address.host, port: port, passive: true).first {
+            return real
+        }
+        return addr
+    }
+
     /// The workers' loops (for the metrics scrape's hand-over).
     var workerLoops: [EventLoop] { workers.withLock { $0.map(\.loop) } }
+
+    /// Each listener's bound address (port 0 resolved) by listener name, and "admin".
+    var listenerBoundAddresses: [String: String] { boundAddresses.withLock { $0 } }
 
     /// Graceful drain: listeners close, /ready answers 503, idle connections close, busy ones finish their call.
     public func drain() {
@@ -343,7 +423,7 @@ public struct ServerStartError: Error, CustomStringConvertible {
 enum WorkerRegistry {
     private final class Entry {
         var ctx: WorkerContext?
-        var listeners: [TCPListener] = []
+        var listeners: [(name: String, socket: TCPListener)] = []
         var keep: [AnyObject] = []
     }
     // Keyed by loop identity; written only during start on each loop's own thread.
@@ -358,10 +438,22 @@ enum WorkerRegistry {
         }
     }
 
-    static func install(ctx: WorkerContext, listeners: [TCPListener], on loop: EventLoop) {
+    static func install(ctx: WorkerContext, listeners: [(name: String, socket: TCPListener)], on loop: EventLoop) {
         let e = entry(loop)
         e.ctx = ctx
         e.listeners = listeners
+    }
+
+    /// A reload's new listening sockets on this loop.
+    static func addListeners(_ listeners: [(name: String, socket: TCPListener)], on loop: EventLoop) {
+        entry(loop).listeners += listeners
+    }
+
+    /// A reload removed (or moved) these listeners: their sockets close on this loop.
+    static func closeListeners(named names: Set<String>, on loop: EventLoop) {
+        let e = entry(loop)
+        for l in e.listeners where names.contains(l.name) { l.socket.close() }
+        e.listeners.removeAll { names.contains($0.name) }
     }
 
     /// The worker context of `loop`; call on that loop's thread only.
@@ -375,7 +467,7 @@ enum WorkerRegistry {
 
     static func drain(on loop: EventLoop) {
         let e = entry(loop)
-        for l in e.listeners { l.close() }
+        for l in e.listeners { l.socket.close() }
         e.listeners = []
         e.ctx?.startDrain()
     }

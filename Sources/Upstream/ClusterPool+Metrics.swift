@@ -4,6 +4,7 @@ public struct EndpointMetrics: Sendable {
     public var connectionsOpen: Int
     public var connectionsOpened: Int
     public var connectionsFailed: Int
+    public var tlsHandshakeFailures = 0
     public var ejections: Int
     public var healthy: Bool
 
@@ -23,8 +24,10 @@ extension ClusterPool {
     /// a counter reset, which Prometheus' `rate()` handles.
     public func endpointMetrics() -> [EndpointMetrics] {
         (endpoints + retiredEndpoints).map { ep in
-            EndpointMetrics(endpoint: ep.shared.key, connectionsOpen: ep.liveConnections, connectionsOpened: ep.connectionsOpened,
-                            connectionsFailed: ep.connectionsFailed, ejections: ep.ejections, healthy: ep.shared.isHealthy)
+            var m = EndpointMetrics(endpoint: ep.shared.key, connectionsOpen: ep.liveConnections, connectionsOpened: ep.connectionsOpened,
+                                    connectionsFailed: ep.connectionsFailed, ejections: ep.ejections, healthy: ep.shared.isHealthy)
+            m.tlsHandshakeFailures = ep.tlsHandshakeFailures
+            return m
         }
     }
 }

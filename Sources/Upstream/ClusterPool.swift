@@ -64,7 +64,8 @@ public final class ClusterPool {
     private var retired: [PoolEndpoint] = []
     /// Endpoints DNS dropped that still have connections (for `endpointMetrics`).
     var retiredEndpoints: [PoolEndpoint] { retired }
-    private var pending: [UpstreamStream] = []
+    /// Calls waiting for a stream slot (`max_pending`); read by `status()` for the admin endpoint.
+    private(set) var pending: [UpstreamStream] = []
     private var draining = false
     private var drainAgain = false
     /// Round-robin position (an index into `endpoints`).

@@ -30,6 +30,8 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
     /// The endpoint that owns this connection. Strong (a weak reference would give every endpoint a side table);
     /// the cycle is broken when the connection shuts down.
     var owner: (any HTTP2ClientConnectionOwner)?
+    /// Its TLS handshake failed (or the server rejected it right after): counted per endpoint.
+    private(set) var tlsHandshakeFailed = false
     private var tcp: TCPConnection?
     /// The nghttp2 driver (shared with the downstream server role); nil once closed.
     private var session: HTTP2Session?
@@ -83,7 +85,7 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
             var what = "connect timeout"
             if self.tcp?.isTLSHandshaking == true {
                 what = "TLS handshake timeout"
-                UpstreamTLSStats.recordHandshakeFailure()
+                self.recordTLSFailure()
             }
             self.shutdown(reason: "\(what) after \(settings.connectTimeout) to \(address)", connectFailed: true)
         }
@@ -267,7 +269,13 @@ final class HTTP2ClientConnection: TCPConnectionDelegate, HTTP2SessionDelegate {
         let failedHandshake = connection.tlsFailure?.kind == .handshake
         let rejectedAfterwards = !serverSpoke && connection.isTLS
             && (connection.tlsFailure != nil || connection.tlsServerRequestedClientCertificate)
-        if failedHandshake || rejectedAfterwards { UpstreamTLSStats.recordHandshakeFailure() }
+        if failedHandshake || rejectedAfterwards { recordTLSFailure() }
+    }
+
+    /// Counted process-wide and, through `tlsHandshakeFailed`, per endpoint by the owner when the connection closes.
+    private func recordTLSFailure() {
+        UpstreamTLSStats.recordHandshakeFailure()
+        tlsHandshakeFailed = true
     }
 
     /// Closes the connection and fails every stream on it. Idempotent.

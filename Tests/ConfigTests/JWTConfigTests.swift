@@ -36,7 +36,7 @@ final class JWTConfigTests: XCTestCase {
                 clock_skew: 0s
                 cache_size: 0
                 max_token_size: 4KiB
-                forward_token: false
+                forward_jwt: false
             """, route: "jwt: {provider: auth0, required: false}")
         let parsed = try XCTUnwrap(parseConfig(text))
         let provider = try XCTUnwrap(parsed.jwtProviders.first)
@@ -49,7 +49,7 @@ final class JWTConfigTests: XCTestCase {
         XCTAssertEqual(provider.clockSkew, .zero)
         XCTAssertEqual(provider.cacheSize, 0)
         XCTAssertEqual(provider.maxTokenSize, 4096)
-        XCTAssertFalse(provider.forwardToken)
+        XCTAssertFalse(provider.forwardJWT)
         XCTAssertEqual(parsed.listeners[0].routes[0].jwt?.required, false)
     }
 
@@ -60,7 +60,7 @@ final class JWTConfigTests: XCTestCase {
         XCTAssertEqual(provider.clockSkew, .seconds(30))
         XCTAssertEqual(provider.cacheSize, 1000)
         XCTAssertEqual(provider.jwksRefresh, .seconds(300))
-        XCTAssertTrue(provider.forwardToken)
+        XCTAssertTrue(provider.forwardJWT)
         XCTAssertNil(provider.issuer)
         XCTAssertEqual(parsed.listeners[0].routes[0].jwt?.required, true)
     }

@@ -1,7 +1,7 @@
 """Issue 13, item 1, in a real browser: headless Chromium on another origin calls a route that requires a JWT.
 Without a token, with an expired or a tampered one, the page reads grpc-status 16 and the message saying what was
 wrong (the refusal carries the CORS headers); with a valid one the call succeeds and the upstream saw the claim
-header. The page (browser/jwt_page.html, jwt_tests.js) is served in place of page.html for these tests only."""
+header. The page is browser/jwt_page.html (jwt_tests.js); the tokens, signed here, are served as /jwt_tokens.js."""
 
 from __future__ import annotations
 
@@ -25,9 +25,6 @@ def test_page_reads_16_and_its_message_and_a_valid_token_goes_through(harness, s
               "tampered": tamper(key.token(), sub="admin")}
     tokens_js = tmp_path / "jwt_tokens.js"
     tokens_js.write_text(f"export const TOKENS = {json.dumps(tokens)};\n")
-    here = harness_module.HERE
-    monkeypatch.setitem(harness_module.STATIC, "/page.html", (here / "jwt_page.html", "text/html; charset=utf-8"))
-    monkeypatch.setitem(harness_module.STATIC, "/jwt_tests.js", (here / "jwt_tests.js", "text/javascript; charset=utf-8"))
     monkeypatch.setitem(harness_module.STATIC, "/jwt_tokens.js", (tokens_js, "text/javascript; charset=utf-8"))
     proxy = start_proxy(
         routes=[default_route(jwt={"provider": "auth0"})],
@@ -35,7 +32,7 @@ def test_page_reads_16_and_its_message_and_a_valid_token_goes_through(harness, s
                                  "max_age": "1h", "allow_credentials": False}},
         top_extra={"jwt_providers": [provider(tmp_path / "jwks.json", clock_skew="0s")]})
     cases = ["jwt_missing", "jwt_expired", "jwt_tampered", "jwt_valid"]
-    results = harness.run(proxy.base_url, cases)
+    results = harness.run(proxy.base_url, cases, page="jwt_page.html")
     for name in cases:
         assert "error" not in results[name], f"{name}: {results[name]['error']} (page log: {harness.page_log})"
     assert (results["jwt_missing"]["status"], results["jwt_missing"]["statusMessage"]) == (16, "missing JWT")

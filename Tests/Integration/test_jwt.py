@@ -73,10 +73,10 @@ def test_valid_token_reaches_upstream_with_claims_and_without_client_copies(jwt_
     assert seen.get("x-user-email") == "u42@example.test", seen
 
 
-def test_forward_token_false_keeps_the_token_from_the_upstream(jwt_proxy, keys):
+def test_forward_jwt_false_keeps_the_token_from_the_upstream(jwt_proxy, keys):
     token = keys["RS256"].token()
     assert seen_upstream(echo(jwt_proxy(), token))["authorization"] == f"Bearer {token}", "forwarded by default"
-    proxy = jwt_proxy(extra_provider={"forward_token": False})
+    proxy = jwt_proxy(extra_provider={"forward_jwt": False})
     seen = seen_upstream(echo(proxy, token, metadata={"x-other": "kept"}))
     assert "authorization" not in seen and seen["x-other"] == "kept" and seen["x-user-id"] == "user-42", seen
     seen = seen_upstream(echo(proxy, metadata={"x-auth": token}))
@@ -361,3 +361,16 @@ def test_jwks_uri_with_an_untrusted_certificate_loads_nothing(start_proxy, pki, 
         assert echo(proxy, keys["ES256"].token()).grpc_status == 14
     finally:
         server.close()
+
+
+def test_rate_limits_keyed_by_a_verified_claim(start_proxy, tmp_path, keys):
+    """The rate-limit stage runs after JWT and keys on the verified claims: each user has its own bucket."""
+    path = tmp_path / "jwks.json"
+    path.write_text(jwks(keys["ES256"]))
+    route = default_route(jwt={"provider": "auth0"}, rate_limits=[{"key": {"claim": "sub"}, "rate": "2/m", "burst": 2}])
+    proxy = start_proxy(routes=[route], top_extra={"jwt_providers": [provider(path)]})
+    alice, bob = keys["ES256"].token({"sub": "alice"}), keys["ES256"].token({"sub": "bob"})
+    assert [echo(proxy, alice).grpc_status for _ in range(3)] == [0, 0, 8]
+    assert [echo(proxy, bob).grpc_status for _ in range(2)] == [0, 0]
+    # A forged claim header does not move a caller to another bucket: the bucket follows the verified token.
+    assert echo(proxy, alice, metadata={"x-user-id": "carol", "sub": "carol"}).grpc_status == 8

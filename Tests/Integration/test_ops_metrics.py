@@ -201,3 +201,60 @@ def test_call_metrics_exact_deltas(start_proxy):
     assert delta(before, after, h + "_bucket", **rc, le="0.25") == total - 2
     assert delta(before, after, h + "_bucket", **rc, le="10") == total
     assert delta(before, after, h + "_sum", **rc) >= 0.6
+
+
+def test_calls_in_flight_per_route_and_cluster(start_proxy):
+    """Streams held open show in grpcwebproxy_calls_in_flight{route,cluster} (gRPC-Web over HTTP/1.1 and a
+    WebSocket call alike) and leave it when they end."""
+    from grpcweb_client import StreamingCall
+    from ws_client import ws_unary
+
+    proxy = start_proxy(routes=[{"name": "echo", "service": "test.Echo", "cluster": "backend"}], top_extra={"workers": 2})
+    labels = {"route": "echo", "cluster": "backend"}
+    streams = [StreamingCall(proxy.base_url, STREAM, [b"s"], metadata={"x-stream-count": "10", "x-stream-interval-ms": "100"})
+               for _ in range(3)]
+    for s in streams:
+        assert s.read_headers().http_status == 200
+    s = wait_metric(proxy, "grpcwebproxy_calls_in_flight", 3, **labels)
+    assert pick(s, "grpcwebproxy_calls_in_flight", **labels) == 3
+    for s in streams:
+        r = s.read_all()
+        assert r.grpc_status == 0 and len(r.messages) == 10, (r.grpc_status, r.grpc_message)
+    assert ws_unary(proxy.base_url, UNARY, b"w").grpc_status == 0
+    s = wait_metric(proxy, "grpcwebproxy_calls_in_flight", 0, **labels)
+    assert pick(s, "grpcwebproxy_calls_in_flight", **labels) == 0
+    assert pick(s, "grpcwebproxy_calls_total", **labels) == 4
+
+
+def test_limit_rejections_labelled_by_config_key(start_proxy):
+    """Each limit that refuses work counts in grpcwebproxy_limit_rejections_total{limit="<config key>"}: headers
+    too large (431), a message over max_message_size (8), the connection cap, the header read timeout."""
+    import socket
+
+    proxy = start_proxy(top_extra={"limits": {"max_request_headers_size": "8KiB", "max_message_size": "1KiB",
+                                              "max_connections": 3, "header_read_timeout": "1s"}})
+    name = "grpcwebproxy_limit_rejections_total"
+    before = scrape(proxy)
+    r = call(proxy.base_url, UNARY, [b"x"], metadata={"x-big": "a" * 9000})
+    assert r.http_status == 431, r.http_status
+    r = call(proxy.base_url, UNARY, [b"m" * 2000])
+    assert r.grpc_status == 8, (r.grpc_status, r.grpc_message)
+    # Three connections with half a request head fill the cap; a fourth is closed at once, and the three get 408
+    # at the header read timeout.
+    held = [socket.create_connection(("127.0.0.1", proxy.port)) for _ in range(3)]
+    for s in held:
+        s.sendall(b"POST /test.Echo/Unary HTTP/1.1\r\nHost: x\r\n")
+    wait_metric(proxy, "grpcwebproxy_downstream_connections_open", 3)
+    extra = socket.create_connection(("127.0.0.1", proxy.port))
+    extra.settimeout(5)
+    assert extra.recv(1) == b""
+    for s in held:
+        s.settimeout(5)
+        assert b"408" in s.recv(4096)
+        s.close()
+    after = scrape(proxy)
+    assert delta(before, after, name, limit="limits.max_request_headers_size") == 1
+    assert delta(before, after, name, limit="limits.max_message_size") == 1
+    assert delta(before, after, name, limit="limits.max_connections") == 1
+    assert delta(before, after, name, limit="limits.header_read_timeout") == 3
+    assert delta(before, after, name, limit="limits.max_request_body_size") == 0

@@ -5,12 +5,13 @@ it was."""
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 import urllib.request
 
-from conftest import cluster, default_route, to_yaml, build_config
-from grpcweb_client import HTTPConnection, call
+from conftest import build_config, cluster, default_route, free_port, to_yaml
+from grpcweb_client import HTTPConnection, StreamingCall, call
 
 UNARY = "/test.Echo/Unary"
 STREAM = "/test.Echo/ServerStream"
@@ -87,10 +88,59 @@ def test_a_change_that_needs_a_restart_is_refused(start_proxy, upstream):
     proxy.config_path.write_text(text.replace("workers: 1", "workers: 2"))
     status, body = post_reload(proxy)
     assert status == 400 and "workers" in body and "restart" in body, body
-    proxy.config_path.write_text(text.replace(f"127.0.0.1:{proxy.port}", "127.0.0.1:1"))
+    # A listener moved to an address another process holds: refused before anything changed.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    proxy.config_path.write_text(text.replace(f"127.0.0.1:{proxy.port}", f"127.0.0.1:{holder.getsockname()[1]}"))
     status, body = post_reload(proxy)
-    assert status == 400 and "listeners" in body and "restart" in body, body
+    holder.close()
+    assert status == 400 and "listeners[0].address" in body and "nothing was reloaded" in body, body
     assert call(proxy.base_url, UNARY, [b"still"]).grpc_status == 0
+    assert proxy.metric("grpcwebproxy_config_reloads_total") == 0
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_listeners_are_opened_moved_and_closed_by_a_reload(start_proxy, upstream):
+    """A reload opens a new listener, moves one to a new port (its old socket stops accepting on every worker, a
+    call in flight on it finishes and its connection then closes) and later closes one; the admin answer names
+    what happened."""
+    proxy = start_proxy(top_extra={"workers": 2})
+    old_port, moved_port, extra_port = proxy.port, free_port(), free_port()
+    streaming = StreamingCall(proxy.base_url, STREAM, [b"s"], metadata={"x-stream-count": "20", "x-stream-interval-ms": "100"})
+    base = build_config(port=moved_port, admin_port=proxy.admin_port, upstream_port=upstream.port, top_extra={"workers": 2})
+    extra = dict(base["listeners"][0], name="extra", address=f"127.0.0.1:{extra_port}")
+    base["listeners"].append(extra)
+    proxy.config_path.write_text(to_yaml(base) + "\n")
+    status, body = post_reload(proxy)
+    assert status == 200 and "listeners opened: extra" in body and "listeners moved: web" in body, body
+    for port in (moved_port, extra_port):
+        r = call(f"http://127.0.0.1:{port}", UNARY, [b"new"])
+        assert r.grpc_status == 0 and r.messages == [b"new"], (port, r.grpc_status, r.grpc_message)
+    # Both workers closed the old socket (SO_REUSEPORT would otherwise hand some connections to a leftover).
+    assert all(_refused(old_port) for _ in range(20))
+    # The stream started on the old port before the move got every message.
+    r = streaming.read_all()
+    assert r.grpc_status == 0 and len(r.messages) == 20, (r.grpc_status, r.grpc_message, len(r.messages))
+    # ...and its connection was then closed by the proxy (drained), not kept alive.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and proxy.metric('grpcwebproxy_downstream_connections_open{listener="web",http_version="1.1"}') != 0:
+        time.sleep(0.05)
+    assert proxy.metric('grpcwebproxy_downstream_connections_open{listener="web",http_version="1.1"}') == 0
+    # Closing "extra": its port refuses, "web" still serves.
+    base["listeners"].pop()
+    proxy.config_path.write_text(to_yaml(base) + "\n")
+    status, body = post_reload(proxy)
+    assert status == 200 and "listeners closed (draining): extra" in body, body
+    assert all(_refused(extra_port) for _ in range(20))
+    assert call(f"http://127.0.0.1:{moved_port}", UNARY, [b"x"]).grpc_status == 0
 
 
 def test_reload_under_load_fails_no_call(start_proxy, upstream):

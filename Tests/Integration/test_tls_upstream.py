@@ -307,6 +307,9 @@ def test_unknown_ca_is_a_verify_failure(start_proxy, tls_upstream, pki):
     r, _ = failed_call(p, "certificate verify failed")
     assert "unable to get local issuer certificate" in r.grpc_message, r.grpc_message
     assert u.stats()["calls"].get(UNARY, 0) == 0
+    # ...and per endpoint, once the connection has closed.
+    series = f'grpcwebproxy_upstream_tls_handshake_failures_by_endpoint_total{{cluster="backend",endpoint="{u.address}"}}'
+    assert wait_until(lambda: p.metric(series) >= 1, 2), p.admin_get("/metrics")[1]
 
 
 def test_empty_tls_section_uses_the_system_trust_store(start_proxy, tls_upstream):

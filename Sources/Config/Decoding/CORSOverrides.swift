@@ -1,12 +1,18 @@
+import YAML
+
 /// The `cors:` fields actually written in one place. A route's overrides are laid over the
 /// listener's policy field by field, so a route can, say, add one origin without repeating
 /// max_age.
 struct CORSOverrides {
-    static let knownKeys = ["allow_origins", "allow_headers", "expose_headers", "max_age", "allow_credentials"]
+    static let knownKeys = ["allow_origins", "allow_headers", "expose_headers", "max_age", "allow_credentials",
+                            "allow_http_headers_param"]
 
     var allowOrigins: [String]?
     var allowHeaders: [String]?
     var exposeHeaders: [String]?
+    /// `expose_headers: auto` (true) or a list (false); nil when the key is not written here.
+    var exposeSentHeaders: Bool?
+    var allowHTTPHeadersParam: Bool?
     var maxAge: Duration?
     var allowCredentials: Bool?
     let mapping: ConfigMapping
@@ -27,7 +33,18 @@ struct CORSOverrides {
             allowOrigins = origins
         }
         if let value = mapping.optional("allow_headers") { allowHeaders = try CORSOverrides.headerNames(value) }
-        if let value = mapping.optional("expose_headers") { exposeHeaders = try CORSOverrides.headerNames(value) }
+        if let value = mapping.optional("expose_headers") {
+            if case .scalar = value.node.kind {
+                guard try value.string() == "auto" else {
+                    throw value.error("expected \"auto\" (expose the headers each response carries) or a list of header names")
+                }
+                exposeSentHeaders = true
+            } else {
+                exposeHeaders = try CORSOverrides.headerNames(value)
+                exposeSentHeaders = false
+            }
+        }
+        if let value = mapping.optional("allow_http_headers_param") { allowHTTPHeadersParam = try value.bool() }
         if let value = mapping.optional("max_age") { maxAge = try value.duration() }
         if let value = mapping.optional("allow_credentials") {
             allowCredentials = try value.bool()
@@ -38,14 +55,18 @@ struct CORSOverrides {
     /// The effective policy: these fields over `base` (nil = this is the only policy, so
     /// `allow_origins` must be here).
     func merged(over base: CORSPolicy?) throws(ConfigError) -> CORSPolicy {
-        var policy = base ?? CORSPolicy()
+        var policy = base ?? CORSPolicy.configDefault
         if let allowOrigins {
             policy.allowOrigins = allowOrigins
         } else if base == nil {
             _ = try mapping.required("allow_origins")
         }
         if let allowHeaders { policy.allowHeaders = allowHeaders }
-        if let exposeHeaders { policy.exposeHeaders = exposeHeaders }
+        if let exposeSentHeaders {
+            policy.exposeSentHeaders = exposeSentHeaders
+            policy.exposeHeaders = exposeHeaders ?? []
+        }
+        if let allowHTTPHeadersParam { policy.allowHTTPHeadersParam = allowHTTPHeadersParam }
         if let maxAge { policy.maxAge = maxAge }
         if let allowCredentials { policy.allowCredentials = allowCredentials }
         if policy.allowCredentials && policy.allowOrigins.contains("*") {

@@ -4,6 +4,7 @@ extension ClusterConfig {
         "max_connections_per_endpoint", "max_pending", "keepalive_interval", "keepalive_timeout", "dns_refresh",
         "retries", "health_check", "outlier_detection", "panic_mode", "initial_stream_window",
         "initial_connection_window", "max_response_header_bytes", "tls",
+        "request_headers", "response_headers", "response_trailers",
     ]
 
     /// HTTP/2 caps a flow-control window at 2^31 - 1 (RFC 9113 §6.9.1).
@@ -40,6 +41,7 @@ extension ClusterConfig {
         if let value = mapping.optional("max_response_header_bytes") { maxResponseHeaderBytes = try value.size(in: 1024...(16 << 20)) }
         if let value = mapping.optional("initial_connection_window") { initialConnectionWindow = try value.size(in: 65535...ClusterConfig.maxWindow) }
         if let (value, location) = try mapping.tlsSection() { tls = try UpstreamTLSConfig(decoding: value, location: location) }
+        headerRules = try HeaderRules.decode(mapping)
     }
 }
 

@@ -13,6 +13,8 @@ enum ConfigBounds {
     static let maxConnections = 10_000_000
     /// Concurrent admin connections: the admin endpoint serves probes and scrapers, not traffic.
     static let maxAdminConnections = 10_000
+    /// Failed calls each worker keeps for the dashboard: each holds a call summary (a few hundred bytes).
+    static let maxRecentFailedCalls = 10_000
     /// Requests queued per cluster and thresholds counted per endpoint.
     static let maxQueue = 1_000_000
     static let maxThreshold = 1_000_000

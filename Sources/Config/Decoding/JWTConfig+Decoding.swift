@@ -3,7 +3,7 @@ internal import TLS
 extension JWTProviderConfig {
     static let knownKeys = [
         "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_refresh", "jwks_ca", "from", "forward_claims",
-        "clock_skew", "cache_size", "max_token_size", "forward_token",
+        "clock_skew", "cache_size", "max_token_size", "forward_jwt",
     ]
     /// Most entries of one provider's verified-token cache (per worker).
     static let maxCacheSize = 1_000_000
@@ -21,7 +21,7 @@ extension JWTProviderConfig {
         if let value = mapping.optional("jwks_refresh") { jwksRefresh = try value.duration(allowZero: false) }
         if let value = mapping.optional("clock_skew") { clockSkew = try value.duration() }
         if let value = mapping.optional("cache_size") { cacheSize = try value.integer(in: 0...JWTProviderConfig.maxCacheSize) }
-        if let value = mapping.optional("forward_token") { forwardToken = try value.bool() }
+        if let value = mapping.optional("forward_jwt") { forwardJWT = try value.bool() }
         if let value = mapping.optional("max_token_size") { maxTokenSize = try value.size(in: 256...(1 << 20)) }
         if let value = mapping.optional("from") { from = try JWTProviderConfig.decodeSources(value) }
         if let value = mapping.optional("forward_claims") { forwardClaims = try JWTProviderConfig.decodeForwardClaims(value) }

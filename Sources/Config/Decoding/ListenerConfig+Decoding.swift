@@ -1,5 +1,5 @@
 extension ListenerConfig {
-    static let knownKeys = ["name", "address", "websocket", "cors", "routes", "tls", "http2"]
+    static let knownKeys = ["name", "address", "websocket", "cors", "routes", "tls", "http2", "forwarded_headers"]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
         let mapping = try node.mapping(knownKeys: ListenerConfig.knownKeys)
@@ -9,6 +9,7 @@ extension ListenerConfig {
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
         if let value = mapping.optional("http2") { http2 = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: nil) }
+        if let value = mapping.optional("forwarded_headers") { forwardedHeaders = try ForwardedHeadersConfig(decoding: value) }
         if let (value, location) = try mapping.tlsSection() { tls = try DownstreamTLSConfig(decoding: value, location: location) }
 
         let routesNode = try mapping.required("routes")
@@ -17,7 +18,9 @@ extension ListenerConfig {
         var shadowIndex = RouteShadowIndex()
         routes.reserveCapacity(routeNodes.count)
         for (index, routeNode) in routeNodes.enumerated() {
-            let route = try RouteConfig(decoding: routeNode, listenerCORS: cors)
+            var route = try RouteConfig(decoding: routeNode, listenerCORS: cors)
+            route.forwardedHeaders = forwardedHeaders
+            route.limits?.id = RouteLimits.id(listener: name, route: route.name, among: routes)
             if let earlier = shadowIndex.earlierRouteCovering(route) {
                 throw routeNode.error(
                     "unreachable route: routes[\(earlier)] (\(routes[earlier].match)) already matches every request this route would match")

@@ -83,7 +83,9 @@ extension ProxyConfig {
             let adminConfig = try AdminConfig(decoding: node)
             if let clash = listenAddresses.clash(with: adminConfig.address) {
                 let address = adminConfig.address
-                throw try node.mapping(knownKeys: AdminConfig.knownKeys).required("address").error(clash.sameText
+                // The address key when written, else the admin section (the default address clashed).
+                let at = try node.mapping(knownKeys: AdminConfig.knownKeys).optional("address") ?? node
+                throw at.error(clash.sameText
                     ? "admin address \(address) is already used by \(clash.owner)"
                     : "admin address \(address) overlaps \(clash.address) of \(clash.owner): \(clash.reason)")
             }
@@ -92,6 +94,19 @@ extension ProxyConfig {
 
         try checkRouteClusters(listenerNodes: listenerNodes)
         try checkRouteJWTProviders(listenerNodes: listenerNodes)
+        addClusterHeaderRules()
+    }
+
+    /// A cluster's header rules run before those of each route to it (so a route's `set` wins).
+    private mutating func addClusterHeaderRules() {
+        for cluster in clusters {
+            guard let rules = cluster.headerRules else { continue }
+            for l in listeners.indices {
+                for r in listeners[l].routes.indices where listeners[l].routes[r].cluster == cluster.name {
+                    listeners[l].routes[r].headerRules.insert(rules, at: 0)
+                }
+            }
+        }
     }
 
     /// Every route must name a cluster that exists.
@@ -117,7 +132,7 @@ extension DownstreamLimits {
     static let knownKeys = [
         "max_request_headers_size", "max_headers_count", "max_request_body_size", "max_message_size",
         "header_read_timeout", "idle_timeout", "write_buffer_limit", "max_connections",
-        "output_buffer_limit", "request_body_timeout", "http2",
+        "output_buffer_limit", "request_body_timeout", "max_http_headers_param_size", "http2",
     ]
 
     init(decoding node: ConfigNode) throws(ConfigError) {
@@ -133,6 +148,9 @@ extension DownstreamLimits {
         if let value = mapping.optional("max_connections") { maxConnections = try value.integer(in: 1...ConfigBounds.maxConnections) }
         if let value = mapping.optional("output_buffer_limit") { outputBufferLimit = try value.size(in: 1024...ConfigBounds.maxSize) }
         if let value = mapping.optional("request_body_timeout") { requestBodyTimeout = try value.duration() }
+        if let value = mapping.optional("max_http_headers_param_size") {
+            maxHTTPHeadersParamSize = try value.size(in: 64...ConfigBounds.maxHeadersSize)
+        }
         if let value = mapping.optional("http2") { http2 = try HTTP2Limits(decoding: value) }
     }
 }

@@ -2,6 +2,7 @@ extension RouteConfig {
     static let knownKeys = [
         "name", "prefix", "service", "method", "headers", "cluster", "timeout", "max_request_bytes", "websocket", "cors",
         "jwt",
+        "rate_limits", "concurrency_limit", "request_headers", "response_headers", "response_trailers",
     ]
 
     init(decoding node: ConfigNode, listenerCORS: CORSPolicy?) throws(ConfigError) {
@@ -16,6 +17,8 @@ extension RouteConfig {
         if let value = mapping.optional("websocket") { websocket = try value.bool() }
         if let value = mapping.optional("cors") { cors = try CORSOverrides(decoding: value).merged(over: listenerCORS) }
         if let value = mapping.optional("jwt") { jwt = try RouteJWT(decoding: value) }
+        limits = try RouteLimits.decode(mapping)
+        if let rules = try HeaderRules.decode(mapping) { headerRules = [rules] }
     }
 
     /// Exactly one of `prefix`, `service`, `method`, each checked against the gRPC path shape

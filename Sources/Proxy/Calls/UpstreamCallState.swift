@@ -35,6 +35,7 @@ struct UpstreamCallState {
     /// Notes the route and resolves the request's ids; returns them to be added to the upstream headers.
     mutating func identify(route: RouteConfig, _ headers: some Sequence<(name: String, value: String)>) -> RequestIdentity {
         summary.routed(route.name, cluster: route.cluster)
+        worker.metrics.started(&summary)
         return summary.identify(headers, random: &worker.idRandom)
     }
 

@@ -20,12 +20,33 @@ enum RequestAdmission {
         case nativeLocalReply(GRPCStatusCode, String)
     }
 
+    /// - Parameter head: the request; a call sent without a preflight (`$httpHeaders`) comes back with the
+    ///   parameter's headers merged in and the parameter removed from its target, and every later step (the call,
+    ///   the access log) must use that head.
     /// - Parameter allowNativeGRPC: `application/grpc` requests are accepted (HTTP/2); over HTTP/1.1 they get 415.
-    static func decide(_ head: HTTPRequestHead, listener: ListenerContext, worker: WorkerContext, allowNativeGRPC: Bool) -> Decision {
-        if head.method == "OPTIONS" { return preflight(head, listener: listener) }
+    static func decide(_ head: inout HTTPRequestHead, listener: ListenerContext, worker: WorkerContext, allowNativeGRPC: Bool) -> Decision {
+        if head.method == "OPTIONS" {
+            worker.stats.corsPreflightsTotal.add(1)
+            return preflight(head, listener: listener)
+        }
         guard head.method == "POST" else {
             return .plainError(status: 405, message: "method \(head.method) not allowed: gRPC-Web calls use POST",
                                extra: [("Allow", "POST, OPTIONS")])
+        }
+        // Only a target with a query can carry $httpHeaders: gRPC paths rarely have one, so this costs a compare.
+        var paramNames: [String]?
+        if head.target.utf8.count != head.path.utf8.count {
+            switch HTTPHeadersOverwrite.apply(to: head, limits: worker.config.limits) {
+            case .absent:
+                break
+            case .merged(let merged, let names):
+                head = merged
+                paramNames = names
+            case .refused(let status, let message, let limit):
+                worker.stats.httpHeadersParamRefusedTotal.add(1)
+                if let limit { worker.stats.rejected(by: limit) }
+                return .plainError(status: status, message: message, extra: [])
+            }
         }
         let fields = GRPCWebRequestFields(head.headers)
         let contentType = fields.contentType ?? ""
@@ -35,11 +56,21 @@ enum RequestAdmission {
         guard let encoding = GRPCWebContentType.classify(contentType) else {
             let why = GRPCWebContentType.looksLikeGRPCWeb(contentType)
                 ? "unsupported gRPC-Web content-type \"\(contentType)\": use application/grpc-web(+proto) or application/grpc-web-text(+proto)"
+                : HTTPHeadersOverwrite.isSimpleRequestContentType(contentType)
+                ? "content-type \(contentType) is accepted only with a \(HTTPHeadersParam.name) query parameter carrying the "
+                    + "gRPC-Web headers (the grpc-web client's suppressCorsPreflight mode)"
                 : "content-type must be application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto"
             return .plainError(status: 415, message: why, extra: [])
         }
         let route = listener.routes.match(path: head.path, headers: head.headers)
         let cors = route?.cors ?? listener.config.cors
+        if let paramNames {
+            if let why = HTTPHeadersOverwrite.refusal(head, names: paramNames, policy: cors) {
+                worker.stats.httpHeadersParamRefusedTotal.add(1)
+                return .plainError(status: 403, message: why, extra: [])
+            }
+            worker.stats.httpHeadersParamCallsTotal.add(1)
+        }
         let corsHeaders = fields.origin == nil ? [] : CORSResponder.responseHeaders(origin: fields.origin, policy: cors)
         guard let route else {
             return .grpcLocalReply(.unimplemented, "no route for \(head.path)", encoding: encoding, cors: corsHeaders)

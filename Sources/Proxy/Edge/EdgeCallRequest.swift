@@ -16,6 +16,8 @@ struct EdgeCallRequest {
     /// The client spoke TLS to us (for `x-forwarded-proto`).
     let secure: Bool
     let transport: CallSummary.Transport
+    /// The call's `x-request-id`: the client's, or the one the proxy generated (`%REQ(x-request-id)%`).
+    var requestID = ""
 
     /// A metadata value by lower-case name: the WebSocket metadata message for WebSocket calls, else the request
     /// headers.

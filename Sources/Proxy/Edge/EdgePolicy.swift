@@ -17,6 +17,8 @@ final class EdgePolicy {
         var stages: [any EdgeStage] = []
         jwt = JWTStage(config: config, snapshots: .shared)
         if let jwt { stages.append(jwt) }
+        if RateLimitStage.isNeeded(config) { stages.append(RateLimitStage(config: config)) }
+        if HeaderRulesStage.isNeeded(config) { stages.append(HeaderRulesStage()) }
         self.stages = stages
     }
 

@@ -20,6 +20,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
     private let requestEncoding: GRPCWebEncoding
     private let responseEncoding: GRPCWebEncoding
     private let corsHeaders: [(String, String)]
+    /// `expose_headers: auto` on a cross-origin call: the expose field lists the fields each response head sends.
+    private let exposesSentHeaders: Bool
     private var state: UpstreamCallState
 
     private var stream: UpstreamStream?
@@ -41,6 +43,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         self.requestEncoding = requestEncoding
         self.responseEncoding = GRPCWebContentType.responseEncoding(request: requestEncoding, accept: fields.accept)
         self.corsHeaders = corsHeaders
+        exposesSentHeaders = !corsHeaders.isEmpty && route.cors?.exposeSentHeaders == true
         state = UpstreamCallState(worker: connection.worker,
                                   summary: connection.startSummary(head, transport: requestEncoding == .text ? .grpcWebText : .grpcWeb))
         let limits = connection.worker.config.limits
@@ -58,7 +61,8 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         let identity = state.identify(route: route, head.headers)
         if let connection, let rejection = state.admitAtEdge(EdgeCallRequest(
             route: route, listenerName: connection.listenerName, head: head, webSocketMetadata: nil,
-            downstreamAddress: connection.downstreamAddress, secure: connection.isSecure, transport: state.summary.transport)) {
+            downstreamAddress: connection.downstreamAddress, secure: connection.isSecure, transport: state.summary.transport,
+            requestID: identity.requestID)) {
             fail(rejection.code, rejection.message, metadata: rejection.metadata)
             return
         }
@@ -93,6 +97,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
                 stream.sendBody(decoded)
             }
         } catch let e as GRPCFrameError {
+            state.stats.count(e)
             fail(e.status, e.message)
             return
         } catch {
@@ -141,7 +146,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         var fields = GRPCHeaderTranslation.downstreamResponseHeaders(headers)
         state.edge.applyResponseHeaders(to: &fields)
         h += fields
-        h += corsHeaders
+        appendCORS(to: &h)
         responseStarted = true
         connection?.sendResponseHead(status: 200, headers: h, endStream: false)
     }
@@ -156,6 +161,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
             try responseScanner.scan(bytes)
         } catch {
             stream.consume(bytes.count)
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }
@@ -217,10 +223,18 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         guard let connection else { finish(fields); return }
         var h: [(String, String)] = [("Content-Type", GRPCWebContentType.responseContentType(responseEncoding))]
         h += fields
-        h += corsHeaders
+        appendCORS(to: &h)
         responseStarted = true
         connection.sendResponseHead(status: 200, headers: h, endStream: true)
         finish(fields)
+    }
+
+    /// The CORS fields go last, after every edit of the response fields, so an auto expose list names exactly
+    /// what this head sends.
+    private func appendCORS(to h: inout [(String, String)]) {
+        let corsStart = h.count
+        h += corsHeaders
+        if exposesSentHeaders { CORSResponder.exposeSentFields(in: &h, corsStart: corsStart) }
     }
 
     private func writeTrailerFrameAndEnd(_ fields: [(String, String)]) {

@@ -107,6 +107,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
             guard let self else { return }
             self.headerTimer = nil
             Log.debug("http1", "request headers not received within \(self.limits.headerReadTimeout)")
+            self.worker.stats.rejected(by: .headerReadTimeout)
             self.sendPlainError(408, "request headers not received within \(self.limits.headerReadTimeout)")
         }
     }
@@ -230,6 +231,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
 
     private func parseFailed(_ error: HTTP1ParseError) {
         worker.stats.httpLocalErrorsTotal.add(1)
+        if error.status == 431 { worker.stats.rejected(by: .requestHeadersSize) }
+        if error.status == 413 { worker.stats.rejected(by: .requestBodySize) }
         Log.debug("http1", "bad request: \(error.status) \(error.reason)")
         if let exchange {
             // Mid-body error on a proxied call: the request cannot be completed, and the HTTP framing of the
@@ -244,7 +247,8 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
         sendPlainError(error.status, error.reason)
     }
 
-    private func onHead(_ head: HTTPRequestHead) {
+    private func onHead(_ parsedHead: HTTPRequestHead) {
+        var head = parsedHead
         worker.stats.httpRequestsTotal.add(1)
         inRequest = true
         requestComplete = false  // the parser's `.end` completes every request, bodies or not
@@ -256,7 +260,9 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
             startWebSocket(head)
             return
         }
-        switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: false) {
+        let decision = RequestAdmission.decide(&head, listener: listener, worker: worker, allowNativeGRPC: false)
+        currentHead = head  // with a $httpHeaders parameter's fields merged in
+        switch decision {
         case .preflight(let headers):
             sendLocalResponse(status: 204, headers: headers + [("Content-Length", "0")], body: [])
         case .plainError(let status, let message, let extra):
@@ -480,7 +486,10 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     /// The WebSocket handler is finished with the socket.
     func upgradedFinished() {
         upgraded = nil
-        tcp.closeAfterWrites()
+        // Lingering: a call refused at once (an edge rule, on the metadata message) ends while the client is still
+        // sending its messages; closing with those unread would send a RST that can destroy the status block and
+        // close frame the client has not read yet.
+        tcp.closeLingering()
         if tcp.isClosed { connectionGone() } else { closeAfterResponse = true }
     }
 

@@ -65,7 +65,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             }
         }
         if headers["host"] == nil, let authority { headers.add(name: "host", value: authority) }
-        let head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
+        var head = HTTPRequestHead(method: method, target: path, path: Self.pathWithoutQuery(path), versionMinor: 1,
                                    headers: headers, keepAlive: true, isUpgrade: false, bodyKind: endStream ? .none : .chunked)
         if method == "CONNECT" {
             // RFC 8441 extended CONNECT (WebSocket over HTTP/2).
@@ -74,7 +74,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             return
         }
         let listener = connection.listener
-        switch RequestAdmission.decide(head, listener: listener, worker: worker, allowNativeGRPC: true) {
+        switch RequestAdmission.decide(&head, listener: listener, worker: worker, allowNativeGRPC: true) {
         case .preflight(let headers):
             sendResponseHead(status: 204, headers: headers, endStream: true)
         case .plainError(let status, let message, let extra):

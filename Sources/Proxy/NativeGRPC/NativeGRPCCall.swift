@@ -41,7 +41,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         let identity = state.identify(route: route, head.headers)
         if let responder, let rejection = state.admitAtEdge(EdgeCallRequest(
             route: route, listenerName: responder.listenerName, head: head, webSocketMetadata: nil,
-            downstreamAddress: responder.downstreamAddress, secure: responder.isSecure, transport: .grpc)) {
+            downstreamAddress: responder.downstreamAddress, secure: responder.isSecure, transport: .grpc,
+            requestID: identity.requestID)) {
             fail(rejection.code, rejection.message, metadata: rejection.metadata)
             return
         }
@@ -61,6 +62,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         do {
             try requestScanner.scan(bytes)
         } catch {
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }
@@ -91,7 +93,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             return
         }
         let contentType = headers.first { $0.0 == "content-type" }?.1 ?? "application/grpc"
-        let fields = [("content-type", contentType)] + GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        var fields = [("content-type", contentType)] + GRPCHeaderTranslation.downstreamResponseHeaders(headers, endStream: endStream)
+        state.edge.applyResponseHeaders(to: &fields, trailersOnly: endStream)
         responseStarted = true
         responder?.sendResponseHead(status: 200, headers: fields, endStream: endStream)
         if endStream { finish(fields) }
@@ -107,6 +110,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
             try responseScanner.scan(bytes)
         } catch {
             stream.consume(bytes.count)
+            state.stats.count(error)
             fail(error.status, error.message)
             return
         }
@@ -121,7 +125,8 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
 
     func upstreamDidReceiveTrailers(_ stream: UpstreamStream, _ trailers: [(String, String)]) {
         guard !state.finished, state.nonGRPCStatus == nil else { return }
-        let fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        var fields = GRPCHeaderTranslation.downstreamResponseHeaders(trailers)
+        state.edge.applyResponseTrailers(to: &fields)
         responder?.endResponse(trailers: fields)
         finish(fields)
     }

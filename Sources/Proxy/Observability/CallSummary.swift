@@ -16,6 +16,8 @@ public struct CallSummary: Sendable {
     /// The route's name (its `name:`, or its match, e.g. `service:pkg.Svc`); empty when no route matched.
     public var route: String = ""
     public var cluster: String = ""
+    /// Counted in `grpcwebproxy_calls_in_flight` since it was routed (`MetricsRecorder.started`); the end takes it off.
+    var inFlight = false
     /// The upstream endpoint the call went to ("" when it never reached one).
     public var endpoint: String = ""
     public var path: String = ""

@@ -7,17 +7,24 @@
 /// scrape: the admin loop asks each worker for a copy through `loop.execute` and sums them (see
 /// `ProxyServer.collectMetrics`), a few dictionary copies once every scrape interval.
 ///
-/// No `grpcwebproxy_calls_in_flight{route,cluster}`: calls report once, when they end (`CallSummary`), so a
-/// per-route in-flight gauge would need a second hook at call start. The unlabelled `grpcwebproxy_calls_active`
-/// stays the in-flight figure.
+/// Calls report once, when they end (`CallSummary`); the per-route in-flight gauge also hears of their start
+/// (`started`, when the call is routed), and the end takes the call off again.
 final class MetricsRecorder {
     private var calls: [MetricsSnapshot.CallKey: Int] = [:]
+    private var inFlight: [MetricsSnapshot.RouteKey: Int] = [:]
     private var rejections: [MetricsSnapshot.RejectionKey: Int] = [:]
     private var routes: [MetricsSnapshot.RouteKey: MetricsSnapshot.RouteTotals] = [:]
     private var downstreamOpen: [MetricsSnapshot.DownstreamKey: Int] = [:]
 
     /// The `WorkerContext.callObservers` entry.
+    /// A call was routed and starts toward its cluster.
+    func started(_ summary: inout CallSummary) {
+        summary.inFlight = true
+        inFlight[MetricsSnapshot.RouteKey(route: summary.route, cluster: summary.cluster), default: 0] += 1
+    }
+
     func record(_ s: CallSummary) {
+        if s.inFlight { inFlight[MetricsSnapshot.RouteKey(route: s.route, cluster: s.cluster), default: 0] -= 1 }
         calls[MetricsSnapshot.CallKey(listener: s.listener, route: s.route, cluster: s.cluster, transport: s.transport.rawValue,
                                       grpcStatus: Self.statusLabel(s.grpcStatus)), default: 0] += 1
         let key = MetricsSnapshot.RouteKey(route: s.route, cluster: s.cluster)
@@ -47,6 +54,7 @@ final class MetricsRecorder {
     func snapshot() -> MetricsSnapshot {
         var s = MetricsSnapshot()
         s.calls = calls
+        s.inFlight = inFlight
         s.rejections = rejections
         s.routes = routes
         s.downstreamOpen = downstreamOpen

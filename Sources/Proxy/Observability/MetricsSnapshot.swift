@@ -10,6 +10,11 @@ public struct MetricsSnapshot: Sendable, Equatable {
 
     public struct RouteKey: Hashable, Sendable {
         public var route, cluster: String
+
+        public init(route: String, cluster: String) {
+            self.route = route
+            self.cluster = cluster
+        }
     }
 
     /// Per route and cluster: payload counters and the latency histogram.
@@ -19,6 +24,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
         public var bucketCounts = [Int](repeating: 0, count: CallDurationBuckets.upperBoundsNanos.count + 1)
         public var durationSumNanos: UInt64 = 0
         public var count = 0
+
+        public init() {}
 
         mutating func add(_ other: RouteTotals) {
             requestBytes += other.requestBytes
@@ -36,7 +43,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
     }
 
     public struct EndpointTotals: Sendable, Equatable {
-        public var connectionsOpen = 0, connectionsOpened = 0, connectionsFailed = 0, ejections = 0
+        public var connectionsOpen = 0, connectionsOpened = 0, connectionsFailed = 0, tlsHandshakeFailures = 0, ejections = 0
         /// The health checker's verdict is process-wide (`SharedEndpoint`): every worker reports the same one.
         public var healthy = true
     }
@@ -54,6 +61,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
 
     public var calls: [CallKey: Int] = [:]
     public var rejections: [RejectionKey: Int] = [:]
+    public var inFlight: [RouteKey: Int] = [:]
     public var routes: [RouteKey: RouteTotals] = [:]
     public var endpoints: [EndpointKey: EndpointTotals] = [:]
     public var downstreamOpen: [DownstreamKey: Int] = [:]
@@ -64,12 +72,14 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public mutating func add(_ other: MetricsSnapshot) {
         calls.merge(other.calls, uniquingKeysWith: +)
         rejections.merge(other.rejections, uniquingKeysWith: +)
+        inFlight.merge(other.inFlight, uniquingKeysWith: +)
         for (key, totals) in other.routes { routes[key, default: RouteTotals()].add(totals) }
         for (key, e) in other.endpoints {
             var sum = endpoints[key] ?? EndpointTotals(healthy: e.healthy)
             sum.connectionsOpen += e.connectionsOpen
             sum.connectionsOpened += e.connectionsOpened
             sum.connectionsFailed += e.connectionsFailed
+            sum.tlsHandshakeFailures += e.tlsHandshakeFailures
             sum.ejections += e.ejections
             endpoints[key] = sum
         }
@@ -82,7 +92,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
         for m in list {
             one.endpoints[EndpointKey(cluster: cluster, endpoint: m.endpoint)] =
                 EndpointTotals(connectionsOpen: m.connectionsOpen, connectionsOpened: m.connectionsOpened,
-                               connectionsFailed: m.connectionsFailed, ejections: m.ejections, healthy: m.healthy)
+                               connectionsFailed: m.connectionsFailed, tlsHandshakeFailures: m.tlsHandshakeFailures,
+                               ejections: m.ejections, healthy: m.healthy)
         }
         add(one)
     }

@@ -8,6 +8,11 @@ public enum MetricsText {
             series(&out, "grpcwebproxy_calls_total", [("listener", k.listener), ("route", k.route), ("cluster", k.cluster),
                                                       ("transport", k.transport), ("grpc_status", String(k.grpcStatus))], v)
         }
+        let inFlight = "grpcwebproxy_calls_in_flight"
+        family(&out, inFlight, "gauge", "Calls routed and not yet finished, by route and cluster (streams included).")
+        for (k, v) in s.inFlight.sorted(by: { ($0.key.route, $0.key.cluster) < ($1.key.route, $1.key.cluster) }) {
+            series(&out, inFlight, [("route", k.route), ("cluster", k.cluster)], v)
+        }
         let rejected = "grpcwebproxy_rejected_calls_total"
         family(&out, rejected, "counter",
                "Calls refused before reaching upstream, by listener, route, the stage that refused them (jwt, rate_limit, concurrency, ...) and why.")
@@ -44,6 +49,8 @@ public enum MetricsText {
             ("grpcwebproxy_upstream_connections_opened_total", "counter", "Upstream connection attempts.", { $0.connectionsOpened }),
             ("grpcwebproxy_upstream_connections_failed_total", "counter",
              "Upstream connection attempts that failed before HTTP/2 was up (connect, TLS or timeout).", { $0.connectionsFailed }),
+            ("grpcwebproxy_upstream_tls_handshake_failures_by_endpoint_total", "counter",
+             "Upstream TLS handshakes that failed (verification, ALPN, alert, timeout), per endpoint.", { $0.tlsHandshakeFailures }),
             ("grpcwebproxy_endpoint_healthy", "gauge", "1 while the endpoint passes its active health checks (always 1 without health_check).",
              { $0.healthy ? 1 : 0 }),
             ("grpcwebproxy_endpoint_ejections_total", "counter",

@@ -87,7 +87,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         // WebSocket has no CORS: the Origin is checked here against the same allow list.
         let policy = route?.cors ?? listener.config.cors
         if let origin = upgrade.origin {
-            let allowed = policy?.allows(origin: origin) ?? Self.sameOrigin(origin, host: head.headers["host"])
+            let allowed = policy?.allows(origin: origin) ?? CORSResponder.isSameOrigin(origin, host: head.headers["host"])
             guard allowed else {
                 refuse(403, "origin \(origin) is not allowed to open WebSocket calls")
                 return nil
@@ -97,7 +97,10 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         self.route = route
-        if let route { summary.routed(route.name, cluster: route.cluster) }
+        if let route {
+            summary.routed(route.name, cluster: route.cluster)
+            worker.metrics.started(&summary)
+        }
         transport.acceptHandshake(upgrade, subprotocol: Self.subprotocol)
         worker.stats.webSocketCallsTotal.add(1)
         worker.stats.callsActive.add(1)
@@ -110,11 +113,6 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     private func refuse(_ status: Int, _ message: String, extra: [(String, String)] = []) {
         transport.refuseHandshake(status: status, message: message, extra: extra)
-    }
-
-    private static func sameOrigin(_ origin: String, host: String?) -> Bool {
-        guard let host else { return false }
-        return origin.hasSuffix("://" + host)
     }
 
     // MARK: Incoming frames
@@ -189,6 +187,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
             return nil
         }
         if let scanError {
+            worker.stats.count(scanError)
             failCall(scanError.status, scanError.message)
             return
         }
@@ -235,7 +234,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
                 self.failCall(.deadlineExceeded, "deadline of \(deadline / 1_000_000) ms exceeded")
             }
         }
-        if let rejection = admitAtEdge(route: route, metadata: metadata) {
+        if let rejection = admitAtEdge(route: route, metadata: metadata, requestID: identity.requestID) {
             failCall(rejection.code, rejection.message, metadata: rejection.metadata)
             return
         }
@@ -278,6 +277,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         }
         do { try responseScanner.scan(bytes) } catch {
             stream.consume(bytes.count)
+            worker.stats.count(error)
             failCall(error.status, error.message)
             return
         }
@@ -329,10 +329,11 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     }
 
     /// Runs the edge rules (JWT, rate limits, header rules) once the metadata message is known; keeps the grant.
-    private func admitAtEdge(route: RouteConfig, metadata: [(String, String)]) -> EdgeRejection? {
+    private func admitAtEdge(route: RouteConfig, metadata: [(String, String)], requestID: String) -> EdgeRejection? {
         let request = EdgeCallRequest(route: route, listenerName: transport.listener.config.name, head: head,
                                       webSocketMetadata: metadata, downstreamAddress: transport.downstreamAddress,
-                                      secure: transport.listener.config.tls != nil, transport: .websocket)
+                                      secure: transport.listener.config.tls != nil, transport: .websocket,
+                                      requestID: requestID)
         switch worker.edge.admit(request) {
         case .success(let grant):
             edge = grant
@@ -394,6 +395,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
 
     /// A WebSocket-level error: close with its code; the call, if any, ends as cancelled upstream.
     private func protocolFailure(_ code: UInt16, _ reason: String) {
+        if code == WebSocketCloseCode.messageTooBig { worker.stats.rejected(by: .webSocketMessageSize) }
         Log.debug("websocket", "\(head.path): closing with \(code): \(reason)")
         cancelUpstream()
         finishAccounting(cancelled: reason)

@@ -19,6 +19,9 @@ public final class ProxyStats: Sendable {
     public let httpRequestsTotal = Counter()
     public let httpLocalErrorsTotal = Counter()
     public let grpcWebCallsTotal = Counter()
+    public let corsPreflightsTotal = Counter()
+    public let httpHeadersParamCallsTotal = Counter()
+    public let httpHeadersParamRefusedTotal = Counter()
     public let webSocketCallsTotal = Counter()
     public let callsActive = Counter()
     public let upstreamFailuresTotal = Counter()
@@ -30,6 +33,14 @@ public final class ProxyStats: Sendable {
     public let overloadConnectionsRefusedTotal = Counter()
     public let overloadCallsShedTotal = Counter()
     public let overloadConnectionsResetTotal = Counter()
+    // Limits without a counter of their own before `grpcwebproxy_limit_rejections_total` (see RejectingLimit).
+    public let maxConnectionsRefusedTotal = Counter()
+    public let requestHeadersTooLargeTotal = Counter()
+    public let requestBodyTooLargeTotal = Counter()
+    public let headerReadTimeoutsTotal = Counter()
+    public let messagesTooLargeTotal = Counter()
+    public let webSocketMessagesTooLargeTotal = Counter()
+    public let httpHeadersParamTooLargeTotal = Counter()
     public let reloadsTotal = Counter()
     public let reloadFailuresTotal = Counter()
     /// FNV-1a of the running config (set at start and by each reload).
@@ -73,6 +84,9 @@ public final class ProxyStats: Sendable {
         counter("grpcwebproxy_http_requests_total", "HTTP/1.1 requests parsed.", httpRequestsTotal.load())
         counter("grpcwebproxy_http_local_errors_total", "Requests answered with a plain HTTP error by the proxy.", httpLocalErrorsTotal.load())
         counter("grpcwebproxy_grpcweb_calls_total", "gRPC-Web calls started.", grpcWebCallsTotal.load())
+        counter("grpcwebproxy_cors_preflights_total", "OPTIONS requests (CORS preflights) received.", corsPreflightsTotal.load())
+        counter("grpcwebproxy_http_headers_param_calls_total", "Calls admitted with their headers in the $httpHeaders query parameter (no preflight).", httpHeadersParamCallsTotal.load())
+        counter("grpcwebproxy_http_headers_param_refused_total", "Requests refused for their $httpHeaders parameter (malformed, oversized, forbidden header, origin or header not allowed).", httpHeadersParamRefusedTotal.load())
         counter("grpcwebproxy_websocket_calls_total", "grpc-websockets calls started.", webSocketCallsTotal.load())
         counter("grpcwebproxy_calls_active", "Calls in flight.", callsActive.load(), type: "gauge")
         counter("grpcwebproxy_upstream_failures_total", "Calls that failed to reach or lost their upstream.", upstreamFailuresTotal.load())
@@ -109,6 +123,7 @@ public final class ProxyStats: Sendable {
         for (code, c) in statusCounts.enumerated() {
             out += "grpcwebproxy_calls_by_status_total{code=\"\(code)\"} \(c.load())\n"
         }
+        out += limitRejectionsText()
         return out
     }
 }

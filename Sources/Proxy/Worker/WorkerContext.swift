@@ -26,6 +26,8 @@ public final class WorkerContext {
     private var connectionLabels: [ObjectIdentifier: MetricsSnapshot.DownstreamKey] = [:]
     /// This worker's labelled metrics (per route, cluster, endpoint, listener); see `MetricsRecorder`.
     let metrics = MetricsRecorder()
+    /// The last non-OK calls, for the admin dashboard (`admin.recent_failed_calls` per worker; a restart resizes it).
+    let recentFailedCalls: RecentFailedCalls
     let overload: OverloadMonitor
     /// The edge rules (JWT, rate limits, header rules) with this worker's state; rebuilt by a reload.
     private(set) var edge: EdgePolicy
@@ -43,11 +45,13 @@ public final class WorkerContext {
         self.stats = stats
         self.tlsListeners = tlsListeners
         overload = OverloadMonitor(config: config.overload)
+        recentFailedCalls = RecentFailedCalls(capacity: config.admin?.recentFailedCalls ?? 0)
         edge = EdgePolicy(config: config, metrics: metrics)
         for cluster in config.clusters {
             addPool(cluster, tls: tlsClusters[cluster.name], endpoints: resolvedClusters[cluster.name] ?? [])
         }
         callObservers.append { [metrics] in metrics.record($0) }
+        if recentFailedCalls.capacity > 0 { callObservers.append { [recentFailedCalls] in recentFailedCalls.record($0) } }
         scheduleHousekeeping()
     }
 
@@ -202,6 +206,13 @@ public final class WorkerContext {
         if let labels = connectionLabels.removeValue(forKey: ObjectIdentifier(c)) {
             metrics.downstreamClosed(listener: labels.listener, httpVersion: labels.httpVersion)
         }
+    }
+
+    /// A reload removed or moved these listeners: their connections drain like a process drain's (idle ones close
+    /// now, busy ones after their current response), while the worker goes on serving the others.
+    public func drainConnections(ofListeners names: Set<String>) {
+        guard !names.isEmpty else { return }
+        for (id, c) in connections where names.contains(connectionLabels[id]?.listener ?? "") { c.drain() }
     }
 
     /// Graceful drain: idle keep-alive connections close now, busy ones after their current response.

@@ -4,7 +4,8 @@ import HTTP1Codec
 import Transport
 
 /// One admin connection: `GET /ready` (200 serving, 503 draining), `GET /healthz` (200 while the process runs),
-/// `GET /metrics` (Prometheus text); `HEAD` for each, answered without a body. Plain HTTP/1.1.
+/// `GET /metrics` (Prometheus text), `/config` (YAML, redacted), `/clusters`, `/listeners`, `/stats.json` (JSON)
+/// and `/` (the dashboard page); `HEAD` for each, answered without a body; `POST /reload`. Plain HTTP/1.1.
 ///
 /// Bounded like a proxy connection: a pipelined request is processed only after the previous answer has left
 /// the process (been taken by the kernel), so a client that sends requests and never reads holds at most one
@@ -19,8 +20,11 @@ final class AdminConnection: TCPConnectionDelegate {
     /// or an answer is queued, so it never holds more than what one read returned (the loop's 64 KiB buffer).
     private var pendingInput: [UInt8] = []
     private var waitingForDrain = false
-    /// A `/metrics` answer is being gathered from the workers: later input waits in `pendingInput`.
-    private var waitingForMetrics = false
+    /// An answer is being gathered from the workers (`/metrics`, `/clusters`, ...): later input waits in
+    /// `pendingInput`.
+    private var waitingForAnswer = false
+    /// Inside `endpoint.answer`: an answer that comes back at once is written without resuming the input.
+    private var answeringNow = false
     /// An answer with `Connection: close` was sent: nothing after that request is processed (RFC 9112 §9.6).
     private var closing = false
     private var closed = false
@@ -46,7 +50,7 @@ final class AdminConnection: TCPConnectionDelegate {
 
     func connectionDidRead(_ connection: TCPConnection, _ bytes: UnsafeRawBufferPointer) {
         lastActivity = endpoint.loop.now
-        if waitingForDrain || waitingForMetrics {
+        if waitingForDrain || waitingForAnswer {
             pendingInput.append(contentsOf: bytes)
             return
         }
@@ -76,7 +80,7 @@ final class AdminConnection: TCPConnectionDelegate {
             case .head(let head):
                 headStartedAt = nil
                 respond(head)
-                if waitingForMetrics {
+                if waitingForAnswer {
                     // The answer comes back from the workers on a later turn; the rest waits for it.
                     pendingInput.append(contentsOf: bytes[offset...])
                     tcp.pauseReading()
@@ -152,21 +156,30 @@ final class AdminConnection: TCPConnectionDelegate {
             }
         case "/healthz":
             reply(200, "ok\n", headOnly: headOnly, close: close)
-        case "/metrics":
-            waitingForMetrics = true
-            endpoint.metricsText { [self] text in
-                guard waitingForMetrics, !closed else { return }
-                waitingForMetrics = false
-                reply(200, text, contentType: "text/plain; version=0.0.4", headOnly: headOnly, close: close)
-                if closed || closing { return }
+        default:
+            waitingForAnswer = true
+            answeringNow = true
+            // A query (`/stats.json?t=...`, a cache buster) does not change the answer.
+            let path = String(head.path.prefix { $0 != "?" })
+            let known = endpoint.answer(path) { [self] answer in
+                guard waitingForAnswer, !closed else { return }
+                waitingForAnswer = false
+                reply(answer.status, answer.body, contentType: answer.contentType, headOnly: headOnly, close: close,
+                      extra: [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
+                // Answered at once (`/config`, `/`): `process` goes on with the input itself.
+                if closed || closing || answeringNow { return }
                 if tcp.bufferedBytes > 0 {
                     waitingForDrain = true  // connectionDidDrainWrites resumes
                 } else {
                     resume()
                 }
             }
-        default:
-            reply(404, "unknown admin path; try /ready, /healthz or /metrics\n", headOnly: headOnly, close: close)
+            answeringNow = false
+            if !known {
+                waitingForAnswer = false
+                reply(404, "unknown admin path; try / (dashboard), /ready, /healthz, /metrics, /config, /clusters, /listeners, /stats.json or POST /reload\n",
+                      headOnly: headOnly, close: close)
+            }
         }
     }
 

@@ -2,9 +2,9 @@ public import Config
 
 /// What a live reload may change, and what it compares.
 enum ConfigReload {
-    /// A reload switches routes, CORS, limits, TLS and clusters on the running workers. The number of workers, the
-    /// admin address, the access log and the set of listening sockets (names and addresses) need a restart: a reload that changes
-    /// them is refused as a whole, so the running config stays in force.
+    /// A reload switches listeners, routes, CORS, limits, TLS and clusters on the running workers. The number of
+    /// workers, the admin address and the access log need a restart: a reload that changes them is refused as a
+    /// whole, so the running config stays in force.
     static func checkReloadable(from old: ProxyConfig, to new: ProxyConfig) throws(ConfigError) {
         func refuse(_ what: String) -> ConfigError {
             ConfigError(file: "", line: 0, column: 0, path: "", message: "\(what) cannot change without a restart; nothing was reloaded")
@@ -12,11 +12,41 @@ enum ConfigReload {
         if old.workers != new.workers { throw refuse("workers (\(old.workers) → \(new.workers))") }
         if old.admin?.address.description != new.admin?.address.description { throw refuse("the admin address") }
         if old.accessLog != new.accessLog { throw refuse("access_log") }
-        let before = old.listeners.map { "\($0.name)@\($0.address)" }.sorted()
-        let after = new.listeners.map { "\($0.name)@\($0.address)" }.sorted()
-        if before != after {
-            throw refuse("the listeners' names and addresses (\(before.joined(separator: ", ")) → \(after.joined(separator: ", ")))")
+    }
+
+    /// Listeners a reload opens and closes. A listener is the same when its name and address are: it keeps its
+    /// sockets (no refused connection). One whose address changed is closed and opened again (a move).
+    struct ListenerChange: Sendable {
+        /// New listeners and moved ones (their new address).
+        var added: [ListenerConfig] = []
+        /// Names of removed listeners and of moved ones (their old sockets close and their connections drain).
+        var removed: Set<String> = []
+
+        init(from old: ProxyConfig, to new: ProxyConfig) {
+            let before = Dictionary(old.listeners.map { ($0.name, "\($0.address)") }, uniquingKeysWith: { a, _ in a })
+            let after = Dictionary(new.listeners.map { ($0.name, "\($0.address)") }, uniquingKeysWith: { a, _ in a })
+            added = new.listeners.filter { before[$0.name] != after[$0.name] }
+            removed = Set(old.listeners.filter { after[$0.name] != before[$0.name] }.map(\.name))
         }
+
+        /// For the reload's log line and answer.
+        var summary: String {
+            let addedNames = Set(added.map(\.name))
+            let moved = addedNames.intersection(removed)
+            var parts: [String] = []
+            let opened = addedNames.subtracting(moved), closed = removed.subtracting(moved)
+            if !opened.isEmpty { parts.append("listeners opened: " + opened.sorted().joined(separator: ", ")) }
+            if !moved.isEmpty { parts.append("listeners moved: " + moved.sorted().joined(separator: ", ")) }
+            if !closed.isEmpty { parts.append("listeners closed (draining): " + closed.sorted().joined(separator: ", ")) }
+            return parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")
+        }
+    }
+
+    /// A listener a reload cannot open, named by its key path in the new file.
+    static func listenerError(_ listener: ListenerConfig, in config: ProxyConfig, _ message: String) -> ConfigError {
+        let index = config.listeners.firstIndex { $0.name == listener.name } ?? 0
+        return ConfigError(file: "", line: 0, column: 0, path: "listeners[\(index)].address",
+                           message: "listener \(listener.name): \(message); nothing was reloaded")
     }
 
     /// Clusters that are new or whose settings differ: they get a new pool. The others keep theirs, with their

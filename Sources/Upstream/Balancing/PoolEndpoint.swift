@@ -21,6 +21,8 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
     /// snapshot (see `ClusterPool.endpointMetrics`).
     var connectionsOpened = 0
     var connectionsFailed = 0
+    /// Connections whose TLS handshake failed (a subset of `connectionsFailed`).
+    var tlsHandshakeFailures = 0
     var ejections = 0
 
     init(shared: SharedEndpoint, pool: ClusterPool) {
@@ -84,6 +86,7 @@ final class PoolEndpoint: HTTP2ClientConnectionOwner {
     func connectionClosed(_ c: HTTP2ClientConnection, failedWaiting: [UpstreamStream], reason: String, connectFailed: Bool) {
         connections.removeAll { $0 === c }
         if connectFailed { connectionsFailed += 1 }
+        if c.tlsHandshakeFailed { tlsHandshakeFailures += 1 }
         pool?.connectionClosed(c, on: self, failedWaiting: failedWaiting, reason: reason, connectFailed: connectFailed)
     }
 

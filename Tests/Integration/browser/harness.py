@@ -32,6 +32,13 @@ STATIC = {
     "/page.html": (HERE / "page.html", "text/html; charset=utf-8"),
     "/tests.js": (HERE / "tests.js", "text/javascript; charset=utf-8"),
     "/lib/grpc-web-lite.js": (LIB, "text/javascript; charset=utf-8"),
+    # Calls without a preflight ($httpHeaders) and computed expose headers (test_browser_preflight_free.py).
+    "/preflight.html": (HERE / "preflight.html", "text/html; charset=utf-8"),
+    "/preflight.js": (HERE / "preflight.js", "text/javascript; charset=utf-8"),
+    "/runner.js": (HERE / "runner.js", "text/javascript; charset=utf-8"),
+    # JWT refusals read by the page (test_browser_jwt.py, which also serves the tokens it signs as /jwt_tokens.js).
+    "/jwt_page.html": (HERE / "jwt_page.html", "text/html; charset=utf-8"),
+    "/jwt_tests.js": (HERE / "jwt_tests.js", "text/javascript; charset=utf-8"),
 }
 
 
@@ -121,13 +128,13 @@ class BrowserHarness:
 
         return Handler
 
-    def run(self, proxy_base_url: str, tests: list[str], timeout_s: float = 60) -> dict:
-        """Loads the page with ?proxy=&tests= in a fresh headless Chromium; returns results[name] per test."""
+    def run(self, proxy_base_url: str, tests: list[str], timeout_s: float = 60, page: str = "page.html") -> dict:
+        """Loads `page` with ?proxy=&tests= in a fresh headless Chromium; returns results[name] per test."""
         self._result = None
         self._got_result.clear()
         self.page_log.clear()
         query = urllib.parse.urlencode({"proxy": proxy_base_url, "tests": ",".join(tests)})
-        url = f"{self.origin}/page.html?{query}"
+        url = f"{self.origin}/{page}?{query}"
         proxy_port = urllib.parse.urlsplit(proxy_base_url).port
         with tempfile.TemporaryDirectory(prefix="wsb-chromium-") as profile:
             log_path = Path(profile) / "chromium.log"

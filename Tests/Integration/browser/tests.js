@@ -2,16 +2,7 @@
 // below is a real cross-origin gRPC-Web / WebSocket call with CORS. Each case returns plain JSON; the Python tests
 // (test_browser_*.py) make the assertions. Binary payloads travel back as base64.
 import { call, WebSocketCall, base64Encode, encodeFrame, utf8, fromUtf8 } from "/lib/grpc-web-lite.js";
-
-const params = new URLSearchParams(location.search);
-const PROXY = params.get("proxy");
-const SELECTED = (params.get("tests") || "").split(",").filter(Boolean);
-const logEl = document.getElementById("log");
-
-function log(line) {
-  logEl.textContent += "\n" + line;
-  navigator.sendBeacon("/log", line);
-}
+import { PROXY, log, runCases } from "/runner.js";
 
 // Bytes i -> (i * 31 + seed) % 256: distinct per test so mix-ups would show.
 function pattern(n, seed) {
@@ -171,26 +162,4 @@ CASES.credentialed_then_ws_bidi = async () => {
   return { warmStatus: warm.status, ...(await CASES.ws_bidi()) };
 };
 
-async function main() {
-  const results = {};
-  for (const name of SELECTED) {
-    const fn = CASES[name];
-    if (!fn) { results[name] = { error: `unknown test ${name}` }; continue; }
-    try {
-      results[name] = await fn();
-      log(`${name}: done`);
-    } catch (e) {
-      results[name] = { error: `${e.name}: ${e.message}` };
-      log(`${name}: ${e}`);
-    }
-  }
-  await fetch("/result", {
-    method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userAgent: navigator.userAgent, results }),
-  });
-  logEl.textContent += "\nposted";
-}
-
-window.addEventListener("error", (e) => log(`page error: ${e.message}`));
-window.addEventListener("unhandledrejection", (e) => log(`unhandled rejection: ${e.reason}`));
-main();
+runCases(CASES);

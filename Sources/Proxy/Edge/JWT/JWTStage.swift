@@ -35,7 +35,7 @@ final class JWTStage: EdgeStage {
             let verified = try verifier.verify(token)
             grant.claims = verified.claims
             Self.add(verified.edits, to: &grant)
-            if !verifier.provider.forwardToken {
+            if !verifier.provider.forwardJWT {
                 // The header that carried it (a cookie stays: it may hold more than the token).
                 switch source {
                 case .authorizationBearer: grant.upstreamEdits.append(.remove("authorization"))
