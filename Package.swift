@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "HTTP1CodecTests", dependencies: ["HTTP1Codec"]),
         .testTarget(name: "GRPCWebCodecTests", dependencies: ["GRPCWebCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "YAML"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Config", "HTTP1Codec", "GRPCWebCodec", "Upstream", "JSON"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "YAML", "TLS"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Config", "HTTP1Codec", "GRPCWebCodec", "Upstream", "JSON", "TLS"]),
     ]
 )

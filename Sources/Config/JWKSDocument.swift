@@ -71,7 +71,7 @@ public enum JWKSDocument {
             return nil
         }
         if let algorithm, !key.type.allowedAlgorithms.contains(algorithm) {
-            throw SignatureKeyError("algorithm \(algorithm.rawValue) does not fit a \(kty) key")
+            throw SignatureKeyError("algorithm \(algorithm.rawValue) does not fit this \(kty) key")
         }
         return JWTKey(keyID: keyID, algorithm: algorithm, key: key)
     }

@@ -1,5 +1,7 @@
 @testable import Proxy
+import Config
 import JSON
+import TLS
 import XCTest
 
 /// The JWT stage's pure parts: where tokens are found, how claims are flattened, and the bounded cache.
@@ -80,5 +82,27 @@ final class JWTStagePartsTests: XCTestCase {
         for bad in ["http://a/", "https://", "https://a:0/", "https://a:99999/", "https://user@a/", "https://[::1/"] {
             XCTAssertNil(HTTPSURL(bad), bad)
         }
+    }
+}
+
+/// How a provider's `jwks_file` keys and the keys fetched from its `jwks_uri` combine.
+final class JWTKeyMergeTests: XCTestCase {
+    func key(_ id: String) throws -> JWTKey {
+        JWTKey(keyID: id, algorithm: nil, key: try SignaturePublicKey(ed25519: [UInt8](repeating: 9, count: 32)))
+    }
+
+    func testFileAndFetchedKeysCombineWithTheFileWinningAKeyID() throws {
+        var provider = JWTProviderConfig(name: "p")
+        provider.jwksURI = "https://issuer.example/jwks"
+        XCTAssertNil(JWTStage.merged(provider, fetched: nil), "URI only, nothing fetched yet: no key set")
+        let fetched = JWTKeySet(keys: [try key("shared"), try key("remote")])
+        XCTAssertEqual(JWTStage.merged(provider, fetched: fetched)?.keys.map(\.keyID), ["shared", "remote"])
+        provider.jwksFile = TLSFileReference(path: "/k.json", location: ConfigLocation(file: "c", line: 1, column: 1, path: "p"))
+        let fileKey = try key("shared")
+        provider.keys = JWTKeySet(keys: [fileKey, try key("local")])
+        XCTAssertEqual(JWTStage.merged(provider, fetched: nil)?.keys.map(\.keyID), ["shared", "local"])
+        let merged = try XCTUnwrap(JWTStage.merged(provider, fetched: fetched))
+        XCTAssertEqual(merged.keys.map(\.keyID), ["shared", "local", "remote"])
+        XCTAssertTrue(merged.keys[0].key === fileKey.key, "the file's key wins a kid both have")
     }
 }
