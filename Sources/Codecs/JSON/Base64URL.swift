@@ -2,7 +2,13 @@
 /// Padding, whitespace and the standard alphabet's `+` and `/` are refused, as are non-zero trailing bits, so one
 /// token has exactly one spelling (a cache keyed by the token cannot be fooled by an equivalent variant).
 public enum Base64URL {
-    public static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
+    public static func decode(_ bytes: [UInt8]) -> [UInt8]? { bytes.withUnsafeBufferPointer { decode($0) } }
+
+    public static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8]? { bytes.withUnsafeBufferPointer { decode($0) } }
+
+    /// Concrete, not generic over Collection: a generic entry point called from another module runs unspecialised
+    /// (a witness-table call per byte), several times slower.
+    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         if text.count % 4 == 1 { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(text.count * 3 / 4)
