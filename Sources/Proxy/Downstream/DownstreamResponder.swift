@@ -29,6 +29,8 @@ protocol DownstreamResponder: AnyObject {
     /// For the call's summary: the client's `host:port` (asked of the socket once per connection), the HTTP
     /// version it speaks ("1.1", "1.0", "2") and the listener's name.
     var downstreamAddress: String { get }
+    /// `downstreamAddress` without the port, computed once per connection.
+    var downstreamHost: String { get }
     var httpVersion: String { get }
     var listenerName: String { get }
     /// The client reached us over TLS (`x-forwarded-proto: https`).

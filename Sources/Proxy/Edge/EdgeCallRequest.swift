@@ -11,8 +11,9 @@ struct EdgeCallRequest {
     let head: HTTPRequestHead
     /// A WebSocket call's metadata message (its gRPC metadata, names lower-case); nil for HTTP calls.
     let webSocketMetadata: [(String, String)]?
-    /// The client's `host:port` as the socket sees it (`[v6]:port` for IPv6).
+    /// The client's `host:port` as the socket sees it (`[v6]:port` for IPv6), and its host alone.
     let downstreamAddress: String
+    let downstreamHost: String
     /// The client spoke TLS to us (for `x-forwarded-proto`).
     let secure: Bool
     let transport: CallSummary.Transport
@@ -32,9 +33,10 @@ struct EdgeCallRequest {
         return head.headers.fields
     }
 
-    /// The client's address without the port (`192.0.2.1`, `2001:db8::1`).
-    var downstreamHost: String {
-        var s = Substring(downstreamAddress)
+    /// `host:port` without the port (`192.0.2.1`, `2001:db8::1` for `[2001:db8::1]:443`). The connections keep
+    /// theirs (`downstreamHost`), so this runs once per connection, not per call.
+    static func host(of address: String) -> String {
+        var s = Substring(address)
         if s.hasPrefix("["), let close = s.firstIndex(of: "]") { return String(s[s.index(after: s.startIndex)..<close]) }
         if let colon = s.lastIndex(of: ":") { s = s[..<colon] }
         return String(s)

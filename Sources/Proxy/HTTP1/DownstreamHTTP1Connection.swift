@@ -54,6 +54,7 @@ final class DownstreamHTTP1Connection: TCPConnectionDelegate, DownstreamConnecti
     var currentRequestVersionMinor: Int? { currentHead?.versionMinor }
     /// The client's address, for call summaries: one getpeername per connection, only if a call asks.
     lazy var downstreamAddress: String = tcp.peerAddressText()
+    lazy var downstreamHost: String = EdgeCallRequest.host(of: downstreamAddress)
 
     init(fd: Int32, worker: WorkerContext, listener: ListenerContext) {
         self.worker = worker

@@ -40,6 +40,7 @@ final class DownstreamHTTP2Connection: TCPConnectionDelegate, HTTP2SessionDelega
     private var controlFramesInWindow = 0
     /// The client's address, for call summaries: one getpeername per connection, only if a call asks.
     lazy var downstreamAddress: String = tcp.peerAddressText()
+    lazy var downstreamHost: String = EdgeCallRequest.host(of: downstreamAddress)
 
     /// Takes over `tcp` (already past its TLS handshake, if any); `start` sends our SETTINGS.
     init(tcp: TCPConnection, worker: WorkerContext, listener: ListenerContext) {

@@ -45,6 +45,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     private var session: HTTP2Session { connection.session }
     /// Kept from the connection when the stream starts (a call may end after the connection is gone).
     private(set) lazy var downstreamAddress: String = connection.downstreamAddress
+    var downstreamHost: String { connection.downstreamHost }
     var httpVersion: String { "2" }
     private(set) lazy var listenerName: String = connection.listener.config.name
     var isSecure: Bool { connection.listener.config.tls != nil }

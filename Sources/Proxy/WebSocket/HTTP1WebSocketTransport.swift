@@ -41,5 +41,6 @@ final class HTTP1WebSocketTransport: WebSocketTransport {
 
     var forwardedClientCertificate: String? { connection?.forwardedClientCertificate }
     var downstreamAddress: String { connection?.downstreamAddress ?? "" }
+    var downstreamHost: String { connection?.downstreamHost ?? "" }
     var httpVersion: String { "1.1" }
 }

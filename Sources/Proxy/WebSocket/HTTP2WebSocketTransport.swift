@@ -84,6 +84,7 @@ final class HTTP2WebSocketTransport: WebSocketTransport, DownstreamExchange {
 
     var forwardedClientCertificate: String? { stream.forwardedClientCertificate }
     var downstreamAddress: String { stream.downstreamAddress }
+    var downstreamHost: String { stream.downstreamHost }
     var httpVersion: String { "2" }
 
     // MARK: DownstreamExchange (events from the stream)

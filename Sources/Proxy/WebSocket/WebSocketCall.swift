@@ -332,6 +332,7 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
     private func admitAtEdge(route: RouteConfig, metadata: [(String, String)], requestID: String) -> EdgeRejection? {
         let request = EdgeCallRequest(route: route, listenerName: transport.listener.config.name, head: head,
                                       webSocketMetadata: metadata, downstreamAddress: transport.downstreamAddress,
+                                      downstreamHost: transport.downstreamHost,
                                       secure: transport.listener.config.tls != nil, transport: .websocket,
                                       requestID: requestID)
         switch worker.edge.admit(request) {

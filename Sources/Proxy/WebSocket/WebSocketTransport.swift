@@ -36,5 +36,7 @@ protocol WebSocketTransport: AnyObject {
     var forwardedClientCertificate: String? { get }
     /// For the call's summary: the client's `host:port` and the HTTP version ("1.1", "2").
     var downstreamAddress: String { get }
+    /// `downstreamAddress` without the port, computed once per connection.
+    var downstreamHost: String { get }
     var httpVersion: String { get }
 }
