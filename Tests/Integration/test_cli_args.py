@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -91,6 +92,9 @@ def test_shipped_configs_validate(path, tmp_path):
         # TLS examples name files relative to themselves: validate a copy next to a freshly made test certificate,
         # which also checks that the documented one-line command makes files the proxy accepts.
         subprocess.run(TEST_CERT_COMMAND, shell=True, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+        if (path.parent / "keys").is_dir():
+            # Files shipped next to the examples (the JWKS of reference.yaml) travel with the copy.
+            shutil.copytree(path.parent / "keys", tmp_path / "keys")
         path = tmp_path / path.name
         path.write_text(text)
     r = run("--validate", "--config", str(path), env=plausible_env(text))
