@@ -2,7 +2,7 @@ import Foundation
 
 /// Keys and signatures for the signature tests, made with the `openssl` command in a fresh temporary directory:
 /// the verifier is checked against OpenSSL's own signer, not against itself.
-final class SignatureTestKeys: @unchecked Sendable {
+final class SignatureTestKeys: Sendable {
     let directory: String
 
     init() {

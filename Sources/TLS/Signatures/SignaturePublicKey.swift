@@ -3,7 +3,7 @@ internal import COpenSSL
 /// A public key ready to verify signatures: built once when a key set loads (OpenSSL's parsing and checks cost
 /// far more than a verification), then only read. OpenSSL 3 allows one EVP_PKEY to be used by several threads at
 /// once as long as nobody modifies it, which nobody does after `init`: hence `@unchecked Sendable`.
-public final class SignaturePublicKey: @unchecked Sendable {
+public final class SignaturePublicKey: @unchecked Sendable {  // safe: the EVP_PKEY is only read after init (see above)
     public let type: SignatureKeyType
     let key: OpaquePointer
 
