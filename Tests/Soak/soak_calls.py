@@ -25,6 +25,7 @@ import traceback
 from dataclasses import dataclass
 
 from grpcweb_client import ConnectionClosed, HTTPConnection, StreamingCall
+from websockets.exceptions import ConnectionClosed as WSConnectionClosed
 from ws_client import GrpcWsCall
 
 CALL_TIMEOUT_S = 10.0  # longest wait for any single socket read: beyond it the call counts as a hang
@@ -198,17 +199,22 @@ def ws_bidi(ctx: Ctx, i: int):
     call_ = None
     try:
         call_ = GrpcWsCall(ctx.base_url, BIDI, open_timeout=CALL_TIMEOUT_S)
-        for k in range(3):
-            p = ctx.payload(i * 4 + k, 8, 300)
-            call_.send(p)
-            got = call_.recv_message(timeout=CALL_TIMEOUT_S)
-            if got is None:
-                break
-            if got != p:
-                call_.close()
-                return "bad", None, f"bidi echo {k} mismatch"
-        else:
-            call_.half_close()
+        try:
+            for k in range(3):
+                p = ctx.payload(i * 4 + k, 8, 300)
+                call_.send(p)
+                got = call_.recv_message(timeout=CALL_TIMEOUT_S)
+                if got is None:
+                    break
+                if got != p:
+                    call_.close()
+                    return "bad", None, f"bidi echo {k} mismatch"
+            else:
+                call_.half_close()
+        except WSConnectionClosed:
+            # The proxy ended the call (its upstream was killed) between our recv and our send: its status block
+            # and close frame were already received, and finish() reads them.
+            pass
         res = call_.finish(timeout=CALL_TIMEOUT_S)
     except Exception as e:  # noqa: BLE001
         if call_ is not None:
