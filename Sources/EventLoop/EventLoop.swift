@@ -1,6 +1,5 @@
 internal import CProxyLinux
 import Glibc
-import Synchronization
 
 /// Readiness callbacks for a file descriptor registered on a loop. Called only on the loop's thread.
 public protocol FileEventHandler: AnyObject {
@@ -30,7 +29,7 @@ public struct TimerHandle: Hashable, Sendable {
 /// Level-triggered epoll, the next timer deadline (rounded up to ms) as the epoll timeout, a generation number in
 /// the epoll data so events for a reused fd are dropped, and deferred work run at the end of each iteration so
 /// an object can close itself from inside its own callback.
-public final class EventLoop: @unchecked Sendable {  // safe: mutable state is loop-thread only; `pending` is a Mutex
+public final class EventLoop: @unchecked Sendable {  // safe: mutable state is loop-thread only; `pending` is a Locked
     private struct Registration {
         var generation: UInt32
         var interest: IOInterest
@@ -58,7 +57,7 @@ public final class EventLoop: @unchecked Sendable {  // safe: mutable state is l
         var wakePending = false
         var stopRequested = false
     }
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
 
     public init(name: String) {
         self.name = name

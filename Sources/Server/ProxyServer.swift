@@ -16,35 +16,35 @@ public final class ProxyServer: Sendable {
     public let stats = ProxyStats()
     /// Resolves cluster endpoints at start and re-resolves host names on its own thread afterwards; replaced by
     /// a reload.
-    private let resolver: Mutex<EndpointResolver>
+    private let resolver: Locked<EndpointResolver>
     /// The running config (`config` is the one the process started with); replaced by a reload.
-    private let running: Mutex<ProxyConfig>
+    private let running: Locked<ProxyConfig>
     /// Reads and decodes the config file again (SIGHUP, POST /reload); nil when there is no file to re-read.
     private let loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)?
     /// Reloads run one at a time (SIGHUP on the main thread, POST /reload on the admin thread).
-    private let reloading = Mutex<Void>(())
+    private let reloading = Locked<Void>(())
     private let draining = Atomic<Bool>(false)
-    private let workers: Mutex<[EventLoopThread]> = Mutex([])
-    private let adminThread: Mutex<EventLoopThread?> = Mutex(nil)
+    private let workers: Locked<[EventLoopThread]> = Locked([])
+    private let adminThread: Locked<EventLoopThread?> = Locked(nil)
     let adminStats = AdminStats()
     /// Addresses each listener actually bound (port 0 resolved), logged at start and reused by later workers.
-    private let boundAddresses: Mutex<[String: String]> = Mutex([:])
+    private let boundAddresses: Locked<[String: String]> = Locked([:])
     /// Fetches JWT providers' `jwks_uri`s; replaced by a reload.
-    private let jwksFetcher = Mutex<JWKSFetcher?>(nil)
+    private let jwksFetcher = Locked<JWKSFetcher?>(nil)
     /// Opened by `start` when the config has `access_log`.
-    private let accessLog = Mutex<AccessLog?>(nil)
+    private let accessLog = Locked<AccessLog?>(nil)
 
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// The TLS contexts in use; replaced by `reloadTLS`.
-    private let tls: Mutex<TLSMaterial>
+    private let tls: Locked<TLSMaterial>
 
     public init(config: ProxyConfig, tls: TLSMaterial = TLSMaterial(),
                 loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)? = nil) {
         self.config = config
-        self.resolver = Mutex(EndpointResolver(clusters: config.clusters))
-        self.running = Mutex(config)
-        self.tls = Mutex(tls)
+        self.resolver = Locked(EndpointResolver(clusters: config.clusters))
+        self.running = Locked(config)
+        self.tls = Locked(tls)
         self.loadConfig = loadConfig
         stats.setConfigHash(ConfigReload.hash(config))
     }
@@ -160,7 +160,7 @@ public final class ProxyServer: Sendable {
             }
             resolved.append((lc, addr))
         }
-        let outcome = Mutex<Result<[UnsafeTransfer<TCPListener>], ConfigError>?>(nil)
+        let outcome = Locked<Result<[UnsafeTransfer<TCPListener>], ConfigError>?>(nil)
         first.execute { [self, resolved] in
             guard let ctx = WorkerRegistry.context(on: first) else {
                 outcome.withLock { $0 = .failure(ConfigReload.listenerError(added[0].config, in: config, "worker 0 is not running")) }
@@ -242,7 +242,7 @@ public final class ProxyServer: Sendable {
         // Port 0 listeners: the first worker's socket picks the port, the others bind the same one.
         let clusters = clusterEndpoints
         var resolvedListeners = listenerAddresses
-        let startErrors = Mutex<[String]>([])
+        let startErrors = Locked<[String]>([])
         let ready = Atomic<Int>(0)
         let workerCount = config.workers
         var startedWorkers = 0
@@ -357,7 +357,7 @@ public final class ProxyServer: Sendable {
     /// The admin endpoint on its own loop thread; returns once it listens, or why it could not.
     private func startAdmin(_ adminConfig: AdminConfig, address: SocketAddress) -> String? {
         let started = Atomic<Bool>(false)
-        let problem = Mutex<String?>(nil)
+        let problem = Locked<String?>(nil)
         let limits = config.limits
         let stats = adminStats
         let thread = EventLoopThread(name: "admin") { [self] loop in
@@ -427,7 +427,7 @@ enum WorkerRegistry {
         var keep: [AnyObject] = []
     }
     // Keyed by loop identity; written only during start on each loop's own thread.
-    private static let entries = Mutex<[ObjectIdentifier: UnsafeTransfer<Entry>]>([:])
+    private static let entries = Locked<[ObjectIdentifier: UnsafeTransfer<Entry>]>([:])
 
     private static func entry(_ loop: EventLoop) -> Entry {
         entries.withLock { dict in

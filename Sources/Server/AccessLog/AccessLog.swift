@@ -11,15 +11,15 @@ import Synchronization
 final class AccessLog: Sendable {
     let config: AccessLogConfig
     private let buffers: [AccessLogBuffer]
-    private let file: Mutex<AccessLogFile>
-    private let thread: Mutex<EventLoopThread?> = Mutex(nil)
+    private let file: Locked<AccessLogFile>
+    private let thread: Locked<EventLoopThread?> = Locked(nil)
     static let flushIntervalNanos: UInt64 = 50_000_000
 
     /// Opens the destination (so a bad path fails the start).
     init(config: AccessLogConfig, workers: Int) throws(AccessLogFile.OpenError) {
         self.config = config
         buffers = (0..<workers).map { _ in AccessLogBuffer() }
-        file = Mutex(try AccessLogFile(config.destination))
+        file = Locked(try AccessLogFile(config.destination))
     }
 
     /// Lines dropped because a worker's buffer was full.

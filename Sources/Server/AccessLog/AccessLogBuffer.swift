@@ -1,10 +1,11 @@
 import Synchronization
+import EventLoop
 
 /// One worker's lines waiting for the writer. The worker appends under a lock only the writer ever contends for
 /// (when it swaps the bytes out, every 50 ms); above `limit` a line is dropped and counted, never waited for.
 final class AccessLogBuffer: Sendable {
     static let limit = 1 << 20
-    private let pending = Mutex<[UInt8]>([])
+    private let pending = Locked<[UInt8]>([])
     let dropped = Atomic<Int>(0)
 
     /// Lets `write` append one complete line in place (no copy), and takes it back out, counted as dropped, when

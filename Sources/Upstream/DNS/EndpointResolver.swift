@@ -1,7 +1,6 @@
 public import Config
 import EventLoop
 import Glibc
-import Synchronization
 import Transport
 
 /// Resolves every cluster's endpoints, once at startup (blocking) and then again every `dns_refresh` on a
@@ -30,8 +29,8 @@ public final class EndpointResolver: Sendable {
         var hasNames: Bool
     }
 
-    private let clusters: Mutex<[ClusterState]>
-    private let thread = Mutex<EventLoopThread?>(nil)
+    private let clusters: Locked<[ClusterState]>
+    private let thread = Locked<EventLoopThread?>(nil)
     private let hosts: HostsOverride?
 
     /// - Parameter seed: endpoints to start from, by cluster (a config reload passes the running ones of the
@@ -39,7 +38,7 @@ public final class EndpointResolver: Sendable {
     public init(clusters: [ClusterConfig], seed: [String: [SharedEndpoint]] = [:]) {
         let hosts = HostsOverride.fromEnvironment()
         self.hosts = hosts
-        self.clusters = Mutex(clusters.map { c in
+        self.clusters = Locked(clusters.map { c in
             ClusterState(name: c.name, specs: c.endpoints, refresh: c.dnsRefresh,
                          answers: Array(repeating: [], count: c.endpoints.count), current: seed[c.name] ?? [],
                          hasNames: c.endpoints.contains { !EndpointResolver.isIPLiteral($0.host) })

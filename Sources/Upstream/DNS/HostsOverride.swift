@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import EventLoop
 
 /// TEST-ONLY name resolution override. When the proxy is started with the hidden option `--test-hosts FILE`, a
 /// cluster host listed in FILE (/etc/hosts format: `address name [name...]` per line, `#` comments) resolves to
@@ -19,7 +19,7 @@ struct HostsOverride: Sendable {
     static let maxFileBytes = 1 << 20
 
     /// Set once by the command line before any worker or resolver exists.
-    fileprivate static let enabledPath = Mutex<String?>(nil)
+    fileprivate static let enabledPath = Locked<String?>(nil)
 
     let path: String
 

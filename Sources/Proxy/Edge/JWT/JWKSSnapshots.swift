@@ -1,5 +1,5 @@
 public import Config
-import Synchronization
+import EventLoop
 
 /// The key sets fetched from `jwks_uri`s, by provider name and URI, shared by the process: the fetcher stores each
 /// new set here before handing it to the workers, and a worker building its edge stages (start, reload) starts from
@@ -7,7 +7,7 @@ import Synchronization
 public final class JWKSSnapshots: Sendable {
     public static let shared = JWKSSnapshots()
 
-    private let sets = Mutex<[String: JWTKeySet]>([:])
+    private let sets = Locked<[String: JWTKeySet]>([:])
 
     static func key(provider: String, uri: String) -> String { provider + "\n" + uri }
 

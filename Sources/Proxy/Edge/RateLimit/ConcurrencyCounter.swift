@@ -1,4 +1,5 @@
 import Synchronization
+import EventLoop
 
 /// Calls in flight on one route, in total and per client key, shared by every worker (a slot taken on one
 /// worker's thread may be released on the same one only, but the counts must add up across workers).
@@ -15,7 +16,7 @@ final class ConcurrencyCounter: Sendable {
         var inFlight: [String: Int] = [:]
         var overflow = 0
     }
-    private let clients = Mutex(Clients())
+    private let clients = Locked(Clients())
 
     init(maxCalls: Int?, maxPerClient: Int?, maxKeys: Int) {
         self.maxCalls = maxCalls

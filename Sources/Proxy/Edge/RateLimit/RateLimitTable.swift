@@ -1,4 +1,4 @@
-import Synchronization
+import EventLoop
 
 /// The buckets of one rate-limit rule, one per key, shared by every worker of the process: N workers allow
 /// exactly the configured rate, not N times it. A mutex guards the map; it is held for one hash lookup and a
@@ -18,7 +18,7 @@ final class RateLimitTable: Sendable {
         /// No bucket can be full again before this: a sweep earlier would find nothing to evict.
         var nextSweep: Int64 = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Keys longer than this are stored as a hash (a header value can be kilobytes; the table holds many).
     static let maxStoredKeyBytes = 128

@@ -1,5 +1,5 @@
 import Config
-import Synchronization
+import EventLoop
 
 /// The shared state of one route's limits: a bucket table per `rate_limits` rule and the in-flight counts.
 /// One per route for the whole process (every worker's `RateLimitStage` holds the same object); a reload that
@@ -36,5 +36,5 @@ final class RouteLimiter: Sendable {
     private struct WeakLimiter: @unchecked Sendable {  // safe: RouteLimiter is Sendable; the weak box is only used under the registry's lock
         weak var limiter: RouteLimiter?
     }
-    private static let registry = Mutex<[String: WeakLimiter]>([:])
+    private static let registry = Locked<[String: WeakLimiter]>([:])
 }
