@@ -214,7 +214,7 @@ def test_dashboard_draws_live_charts_from_the_json_it_polls(start_proxy, upstrea
 
         def drawn() -> dict:
             return page.evaluate("""({polls: window.dashboard ? window.dashboard.polls : 0,
-                points: Number(document.body.dataset.points || 0),
+                points: Number((document.body && document.body.dataset.points) || 0),
                 failedRows: document.querySelectorAll('#failed tr[data-status]').length,
                 endpoints: [...document.querySelectorAll('#clusters tr[data-endpoint]')].map(r => [r.dataset.endpoint, r.dataset.state])})""")
 
