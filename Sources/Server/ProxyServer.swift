@@ -21,8 +21,10 @@ public final class ProxyServer: Sendable {
     private let running: Locked<ProxyConfig>
     /// Reads and decodes the config file again (SIGHUP, POST /reload); nil when there is no file to re-read.
     private let loadConfig: (@Sendable () throws(ConfigError) -> ProxyConfig)?
-    /// Reloads run one at a time (SIGHUP on the main thread, POST /reload on the admin thread).
-    private let reloading = Locked<Void>(())
+    /// Reloads run one at a time (SIGHUP on the main thread, POST /reload on the admin thread); the value counts
+    /// attempts. Not `Locked<Void>`: a zero-sized value shares its address with the lock's other field, and TSan
+    /// then reports the exclusivity check on it as a race with the lock's own read of that field.
+    private let reloading = Locked<Int>(0)
     private let draining = Atomic<Bool>(false)
     private let workers: Locked<[EventLoopThread]> = Locked([])
     private let adminThread: Locked<EventLoopThread?> = Locked(nil)
@@ -57,7 +59,8 @@ public final class ProxyServer: Sendable {
     /// changes and the located error is logged, counted and returned.
     @discardableResult
     public func reload() -> Result<String, ConfigError> {
-        reloading.withLock { _ in
+        reloading.withLock { attempts in
+            attempts += 1
             let outcome = reloadLocked()
             switch outcome {
             case .success(let summary):
