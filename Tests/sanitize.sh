@@ -3,7 +3,7 @@
 # the whole integration suite against each (PROXY_BIN). A sanitizer report stops the proxy (halt_on_error=1) and
 # fails the test that ran it: conftest scans every proxy's log for reports at teardown.
 #   usage: Tests/sanitize.sh [address] [thread]     (default: both)
-#   extra pytest arguments: SANITIZE_PYTEST_ARGS="-k websocket -x"
+#   extra pytest arguments, shell-quoted: SANITIZE_PYTEST_ARGS="-x -k 'jwt or reload'"
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -36,9 +36,11 @@ for kind in "${KINDS[@]}"; do
     # conftest's SANITIZER_RSS_SLACK_MIB when PROXY_SANITIZER=address: shadow memory counts as resident too).
     export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0:detect_stack_use_after_return=1:quarantine_size_mb=16}
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
-    # shellcheck disable=SC2086
+    # Parsed as shell words, so a quoted -k expression stays one argument.
+    extra=()
+    [ -n "${SANITIZE_PYTEST_ARGS:-}" ] && eval "extra=(${SANITIZE_PYTEST_ARGS})"
     PROXY_SANITIZER=$kind PROXY_BIN=$PWD/$scratch/debug/grpc-web-proxy setarch "$(uname -m)" -R \
-        "$PYTHON" -m pytest Tests/Integration -q -p no:cacheprovider ${SANITIZE_PYTEST_ARGS:-}
+        "$PYTHON" -m pytest Tests/Integration -q -p no:cacheprovider "${extra[@]}"
     rc=$?
     echo "$kind sanitizer: build $((built - start)) s, integration suite $(( $(date +%s) - built )) s, pytest exit $rc"
     [ $rc -ne 0 ] && status=1
