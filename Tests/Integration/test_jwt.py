@@ -350,6 +350,25 @@ def test_jwks_uri_is_fetched_over_https_refreshed_and_kept_on_failure(start_prox
         server.close()
 
 
+def test_an_oversized_jwks_answer_is_refused_and_the_keys_stay(start_proxy, pki, keys):
+    """A JWKS server that answers more than 1 MiB (hostile or broken) is cut off at its Content-Length; the keys
+    loaded before stay in use."""
+    from jwt_support import JWKSServer
+
+    first = keys["ES256"]
+    server = JWKSServer(pki, body=jwks(first))
+    try:
+        p = {"name": "auth0", "issuer": "https://issuer.test/", "audiences": [AUDIENCE], "jwks_uri": server.url,
+             "jwks_ca": str(pki.ca.cert), "jwks_refresh": "1s", "forward_claims": {"sub": "x-user-id"}}
+        proxy = start_proxy(routes=[default_route(jwt={"provider": "auth0"})], top_extra={"jwt_providers": [p]})
+        assert seen_upstream(wait_status(proxy, first.token(), 0))["x-user-id"] == "user-42"
+        server.answer = (200, jwks(first)[:-1] + " " * (2 << 20) + "}")
+        assert proxy.wait_log(r"cannot fetch .*response larger than 1048576 bytes; keeping the keys in use", timeout_s=10)
+        assert seen_upstream(echo(proxy, first.token()))["x-user-id"] == "user-42"
+    finally:
+        server.close()
+
+
 def test_jwks_uri_with_an_untrusted_certificate_loads_nothing(start_proxy, pki, keys):
     from jwt_support import JWKSServer
 

@@ -13,7 +13,7 @@ final class HeaderRulesTests: XCTestCase {
         let head = HTTPRequestHead(method: "POST", target: "/a.B/C", path: "/a.B/C", versionMinor: 1,
                                    headers: HTTPHeaders(headers), keepAlive: true, isUpgrade: false, bodyKind: .none)
         return EdgeCallRequest(route: route, listenerName: "web", head: head, webSocketMetadata: nil,
-                               downstreamAddress: address, downstreamHost: EdgeCallRequest.host(of: address), secure: true, transport: .grpcWeb, requestID: requestID)
+                               downstreamAddress: address, downstreamHost: EdgeCallRequest.host(of: address), secure: true, requestID: requestID)
     }
 
     private func expand(_ text: String, _ request: EdgeCallRequest, claims: [String: String] = [:]) throws -> String {

@@ -84,7 +84,7 @@ final class RateLimitTests: XCTestCase {
         let head = HTTPRequestHead(method: "POST", target: "/a.B/C", path: "/a.B/C", versionMinor: 1,
                                    headers: HTTPHeaders(headers), keepAlive: true, isUpgrade: false, bodyKind: .none)
         return EdgeCallRequest(route: route, listenerName: "web", head: head, webSocketMetadata: nil,
-                               downstreamAddress: address, downstreamHost: EdgeCallRequest.host(of: address), secure: false, transport: .grpcWeb)
+                               downstreamAddress: address, downstreamHost: EdgeCallRequest.host(of: address), secure: false)
     }
 
     private func route(_ limits: RouteLimits) -> RouteConfig {

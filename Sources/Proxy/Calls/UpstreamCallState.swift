@@ -42,13 +42,7 @@ struct UpstreamCallState {
     /// Runs the edge rules (JWT, rate limits, header rules) for a call about to start upstream: keeps the grant,
     /// or returns why the call is refused.
     mutating func admitAtEdge(_ request: EdgeCallRequest) -> EdgeRejection? {
-        switch worker.edge.admit(request) {
-        case .success(let grant):
-            edge = grant
-            return nil
-        case .failure(let rejection):
-            return rejection
-        }
+        worker.edge.admit(request, grant: &edge)
     }
 
     /// The call's last counts, just before it ends.

@@ -16,10 +16,6 @@ struct EdgeCallGrant {
     /// Run once when the call ends, however it ends.
     private var releases: [() -> Void] = []
 
-    var isEmpty: Bool {
-        upstreamEdits.isEmpty && responseHeaderEdits.isEmpty && responseTrailerEdits.isEmpty && releases.isEmpty
-    }
-
     mutating func onFinish(_ release: @escaping () -> Void) { releases.append(release) }
 
     /// Releases what the call held (idempotent).

@@ -16,7 +16,6 @@ struct EdgeCallRequest {
     let downstreamHost: String
     /// The client spoke TLS to us (for `x-forwarded-proto`).
     let secure: Bool
-    let transport: CallSummary.Transport
     /// The call's `x-request-id`: the client's, or the one the proxy generated (`%REQ(x-request-id)%`).
     var requestID = ""
 
@@ -25,12 +24,6 @@ struct EdgeCallRequest {
     func metadata(_ lowerName: String) -> String? {
         if let webSocketMetadata { return webSocketMetadata.first { $0.0 == lowerName }?.1 }
         return head.headers[lowerName]
-    }
-
-    /// Every metadata field, in order (names lower-case for WebSocket metadata; as received for headers).
-    var allMetadata: [(name: String, value: String)] {
-        if let webSocketMetadata { return webSocketMetadata.map { (name: $0.0, value: $0.1) } }
-        return head.headers.fields
     }
 
     /// `host:port` without the port (`192.0.2.1`, `2001:db8::1` for `[2001:db8::1]:443`). The connections keep

@@ -27,16 +27,16 @@ final class EdgePolicy {
         jwt?.replaceKeys(keys, provider: provider, uri: uri)
     }
 
-    /// The call's grant, or why it is refused.
-    func admit(_ request: EdgeCallRequest) -> Result<EdgeCallGrant, EdgeRejection> {
-        var grant = EdgeCallGrant()
+    /// Fills the call's (empty) `grant`, or returns why the call is refused (whatever was granted before the
+    /// refusal is released).
+    func admit(_ request: EdgeCallRequest, grant: inout EdgeCallGrant) -> EdgeRejection? {
         for stage in stages {
             if let rejection = stage.evaluate(request, grant: &grant) {
                 grant.finish()
                 metrics.rejected(listener: request.listenerName, route: request.route.name, stage: rejection.stage, reason: rejection.reason)
-                return .failure(rejection)
+                return rejection
             }
         }
-        return .success(grant)
+        return nil
     }
 }

@@ -61,7 +61,7 @@ final class GRPCWebCall: DownstreamExchange, UpstreamStreamDelegate {
         let identity = state.identify(route: route, head.headers)
         if let connection, let rejection = state.admitAtEdge(EdgeCallRequest(
             route: route, listenerName: connection.listenerName, head: head, webSocketMetadata: nil,
-            downstreamAddress: connection.downstreamAddress, downstreamHost: connection.downstreamHost, secure: connection.isSecure, transport: state.summary.transport,
+            downstreamAddress: connection.downstreamAddress, downstreamHost: connection.downstreamHost, secure: connection.isSecure,
             requestID: identity.requestID)) {
             fail(rejection.code, rejection.message, metadata: rejection.metadata)
             return

@@ -38,10 +38,9 @@ enum HTTPHeadersOverwrite {
             return .refused(status: 415, message: "the \(HTTPHeadersParam.name) parameter must carry a gRPC-Web content-type "
                 + "(application/grpc-web-text or application/grpc-web+proto, as the grpc-web client sends it)", limit: nil)
         }
-        var headers = HTTPHeaders()
-        for field in head.headers where !fields.contains(where: { $0.0.lowercased() == field.name.lowercased() }) {
-            headers.add(name: field.name, value: field.value)
-        }
+        // Names in the parameter are unique (duplicates are refused), so removing each then adding all is a merge.
+        var headers = head.headers
+        for (name, _) in fields { headers.remove(name) }
         for (name, value) in fields { headers.add(name: name, value: value) }
         if headers.count > limits.maxHeadersCount {
             return .refused(status: 431, message: "\(headers.count) request header fields with those of \(HTTPHeadersParam.name), "

@@ -41,7 +41,7 @@ final class NativeGRPCCall: DownstreamExchange, UpstreamStreamDelegate {
         let identity = state.identify(route: route, head.headers)
         if let responder, let rejection = state.admitAtEdge(EdgeCallRequest(
             route: route, listenerName: responder.listenerName, head: head, webSocketMetadata: nil,
-            downstreamAddress: responder.downstreamAddress, downstreamHost: responder.downstreamHost, secure: responder.isSecure, transport: .grpc,
+            downstreamAddress: responder.downstreamAddress, downstreamHost: responder.downstreamHost, secure: responder.isSecure,
             requestID: identity.requestID)) {
             fail(rejection.code, rejection.message, metadata: rejection.metadata)
             return

@@ -333,15 +333,9 @@ final class WebSocketCall: UpgradedConnectionHandler, UpstreamStreamDelegate {
         let request = EdgeCallRequest(route: route, listenerName: transport.listener.config.name, head: head,
                                       webSocketMetadata: metadata, downstreamAddress: transport.downstreamAddress,
                                       downstreamHost: transport.downstreamHost,
-                                      secure: transport.listener.config.tls != nil, transport: .websocket,
+                                      secure: transport.listener.config.tls != nil,
                                       requestID: requestID)
-        switch worker.edge.admit(request) {
-        case .success(let grant):
-            edge = grant
-            return nil
-        case .failure(let rejection):
-            return rejection
-        }
+        return worker.edge.admit(request, grant: &edge)
     }
 
     /// Sends the final 0x80 block (trailers, or the only block for trailers-only) and closes with 1000.
